@@ -1,0 +1,29 @@
+"""Housekeeping: forget expired sessions and reset tokens, and tasks deleted long ago."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete
+
+from webapp.extensions import db
+from webapp.models import PasswordResetToken, Task, UserSession
+from webapp.timezones import now_utc
+
+from .appcontext import in_app_context
+
+KEEP_DELETED_TASKS = timedelta(days=30)
+
+
+@in_app_context
+def purge_expired_records() -> dict[str, int]:
+    now = now_utc()
+    counts = {
+        "sessions": db.session.execute(delete(UserSession).where(UserSession.expires_at < now)).rowcount,
+        "reset_tokens": db.session.execute(
+            delete(PasswordResetToken).where(PasswordResetToken.expires_at < now)
+        ).rowcount,
+        "tasks": db.session.execute(delete(Task).where(Task.deleted_at < now - KEEP_DELETED_TASKS)).rowcount,
+    }
+    db.session.commit()
+    return counts

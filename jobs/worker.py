@@ -1,0 +1,15 @@
+"""The RQ worker and scheduler processes, both run inside the Flask app context."""
+
+from __future__ import annotations
+
+from rq import Worker
+
+from webapp.extensions import db
+
+
+class AppWorker(Worker):
+    """A forking worker whose work horses never reuse the parent's database connections."""
+
+    def main_work_horse(self, job, queue):
+        db.engine.dispose(close=False)
+        return super().main_work_horse(job, queue)

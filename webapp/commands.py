@@ -1,0 +1,43 @@
+"""CLI commands on the app: `flask worker`, `flask scheduler`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from jobs import QUEUES
+
+
+@click.command("worker")
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker_command(queues: tuple[str, ...], burst: bool) -> None:
+    """Run one RQ worker on the named queues (default: all, in priority order)."""
+    from jobs.worker import AppWorker
+
+    from .extensions import queues as redis_queues
+
+    names = queues or QUEUES
+    worker = AppWorker([redis_queues.queue(name) for name in names], connection=redis_queues.connection)
+    worker.work(burst=burst, with_scheduler=True)
+
+
+@click.command("scheduler")
+@click.option("--interval", default=30, show_default=True, help="Seconds between polls.")
+@click.option("--burst", is_flag=True, help="Enqueue what is due once, then stop.")
+def scheduler_command(interval: int, burst: bool) -> None:
+    """Run rq-scheduler with Tasklane's periodic jobs registered (safe to start twice)."""
+    from rq_scheduler import Scheduler
+
+    from jobs.schedule import register_periodic_jobs
+
+    from .extensions import queues as redis_queues
+
+    scheduler = Scheduler(connection=redis_queues.connection, interval=interval)
+    register_periodic_jobs(scheduler)
+    scheduler.run(burst=burst)
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(worker_command)
+    app.cli.add_command(scheduler_command)

@@ -1,0 +1,76 @@
+"""Settings, read once from the environment, with embedded defaults for development."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("TASKLANE_INSTANCE", BASE_DIR / "instance"))
+
+
+def _dev_secret_key() -> str:
+    """A random key kept under instance/ so development restarts keep sessions alive."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'tasklane.db'}"
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+class Config:
+    ENV_NAME = os.environ.get("TASKLANE_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_secret_key()
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL")
+    # Fail fast on a hung Redis instead of blocking a request for a minute.
+    REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5"))
+
+    MAIL_URL = os.environ.get("MAIL_URL")  # smtp://user:pass@host:port, smtps://…, or unset
+    MAIL_FROM = os.environ.get("MAIL_FROM", "Tasklane <no-reply@tasklane.local>")
+    OUTBOX_DIR = Path(os.environ.get("OUTBOX_DIR", INSTANCE_DIR / "outbox"))
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:{}".format(os.environ.get("PORT", "8000")))
+
+    MAX_CONTENT_LENGTH = 64 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    SESSION_IDLE_HOURS = 12
+    REMEMBER_DAYS = 30
+    PASSWORD_RESET_MINUTES = 60
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    PAGE_SIZE = 50
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+
+def load_config() -> type[Config]:
+    if Config.ENV_NAME == "production":
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+        if missing:
+            raise RuntimeError(f"production needs these environment variables: {', '.join(missing)}")
+        return ProductionConfig
+    return Config

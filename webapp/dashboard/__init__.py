@@ -1,0 +1,5 @@
+"""dashboard feature."""
+
+from .views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,200 @@
+"""Typed SQLAlchemy 2 models. Times are stored as naive UTC and come back as aware UTC."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC without a zone (portable to SQLite), always hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Status(enum.StrEnum):
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Priority(enum.IntEnum):
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    URGENT = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(80))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Set by the session loader: the server-side session this request belongs to.
+    session_token = None
+
+    def get_id(self) -> str | None:
+        """Flask-Login stores this in its cookies: the server-side session, never the user id."""
+        return self.session_token
+
+
+class UserSession(db.Model):
+    """A signed-in browser. Deleting the row ends the session, whatever cookies still exist."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class PasswordResetToken(db.Model):
+    __tablename__ = "password_reset_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Project(db.Model):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    is_inbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+task_tags = db.Table(
+    "task_tags",
+    db.Column("task_id", ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_task_tags_tag_id_task_id", "tag_id", "task_id"),
+)
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+
+
+LIVE = text("deleted_at IS NULL")
+
+
+class Task(db.Model):
+    """A user's to-do item. owner_id is the account that owns the task's project."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint("status IN ('todo', 'in_progress', 'done')", name="status_known"),
+        CheckConstraint("priority BETWEEN 0 AND 3", name="priority_known"),
+        # One index per list order, each covering the keyset (value, id) and only live tasks.
+        Index("ix_tasks_owner_due", "owner_id", "due_at", "id", sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_tasks_owner_created", "owner_id", "created_at", "id", sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_tasks_owner_priority", "owner_id", "priority", "id", sqlite_where=LIVE, postgresql_where=LIVE),
+        Index(
+            "ix_tasks_owner_status_due",
+            "owner_id",
+            "status",
+            "due_at",
+            "id",
+            sqlite_where=LIVE,
+            postgresql_where=LIVE,
+        ),
+        Index("ix_tasks_project_due", "project_id", "due_at", "id", sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_tasks_owner_completed", "owner_id", "completed_at", sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_tasks_deleted_at", "deleted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default=Status.TODO)
+    priority: Mapped[int] = mapped_column(Integer, default=Priority.NORMAL)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    project: Mapped[Project] = relationship()
+    tags: Mapped[list[Tag]] = relationship(secondary=task_tags, order_by=Tag.name)
+
+    @property
+    def done(self) -> bool:
+        return self.status == Status.DONE
+
+    @property
+    def status_label(self) -> str:
+        return Status(self.status).label
+
+    @property
+    def priority_label(self) -> str:
+        return Priority(self.priority).label

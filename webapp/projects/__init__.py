@@ -1,0 +1,5 @@
+"""projects feature."""
+
+from .views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,5 @@
+"""tasks feature."""
+
+from .views import bp
+
+__all__ = ["bp"]
