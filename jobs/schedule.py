@@ -6,16 +6,17 @@ from rq_scheduler import Scheduler
 
 from . import maintenance
 
+PERIODIC_PREFIX = "periodic-"
+
 # (cron in UTC, function, queue)
-PERIODIC_JOBS = ((("17 3 * * *"), maintenance.purge_expired_records, "default"),)
+PERIODIC_JOBS = (("17 3 * * *", maintenance.purge_expired_records, "default"),)
 
 
 def register_periodic_jobs(scheduler: Scheduler) -> None:
-    wanted = {f"periodic:{func.__module__}.{func.__name__}": (cron, func, queue) for cron, func, queue in PERIODIC_JOBS}
+    """Replace whatever periodic jobs are scheduled with PERIODIC_JOBS (ids are stable)."""
     for job in scheduler.get_jobs():
-        if job.id.startswith("periodic:") and job.id not in wanted:
+        if job.id.startswith(PERIODIC_PREFIX):
             scheduler.cancel(job)
-    for job_id, (cron, func, queue) in wanted.items():
-        if job_id in scheduler:
-            scheduler.cancel(job_id)
+    for cron, func, queue in PERIODIC_JOBS:
+        job_id = f"{PERIODIC_PREFIX}{func.__name__}"
         scheduler.cron(cron, func=func, id=job_id, queue_name=queue, use_local_timezone=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import BASE_DIR, INSTANCE_DIR, load_config
 from .extensions import cache, csrf, db, htmx, limiter, login_manager, migrate, queues
@@ -14,6 +15,9 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     _configure_redis_backed_extensions(app)
+    if app.config["PROXY_HOPS"]:
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)

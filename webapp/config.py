@@ -60,6 +60,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     PAGE_SIZE = 50
+    # How many reverse proxies (nginx) stand in front of the app and set X-Forwarded-*.
+    PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
 
 
 class ProductionConfig(Config):
