@@ -1,0 +1,124 @@
+"""Account forms. Every message says what to do about it."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
+
+from ..timezones import all_timezones, is_timezone
+
+PASSWORD_MIN = 10
+PASSWORD_MAX = 256
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _known_timezone(form, field) -> None:
+    if not is_timezone(field.data or ""):
+        raise ValidationError("Choose a time zone from the list.")
+
+
+def _email_field() -> EmailField:
+    return EmailField(
+        "E-mail",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter your e-mail address."),
+            Length(max=254, message="That e-mail address is too long."),
+            Email("Enter an e-mail address like name@example.com.", check_deliverability=False),
+        ],
+        render_kw={"autocomplete": "email"},
+    )
+
+
+def _new_password_fields(label: str) -> tuple[PasswordField, PasswordField]:
+    password = PasswordField(
+        label,
+        validators=[
+            InputRequired("Choose a password."),
+            Length(
+                min=PASSWORD_MIN,
+                max=PASSWORD_MAX,
+                message=f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters.",
+            ),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[
+            InputRequired("Repeat the password."),
+            EqualTo("password", "The two passwords do not match."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    return password, confirm
+
+
+def _display_name_field() -> StringField:
+    return StringField(
+        "Your name",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter the name we should show."),
+            Length(max=80, message="Use at most 80 characters."),
+        ],
+        render_kw={"autocomplete": "name"},
+    )
+
+
+def _timezone_field() -> SelectField:
+    return SelectField(
+        "Time zone",
+        choices=[(name, name.replace("_", " ")) for name in all_timezones()],
+        default="UTC",
+        validate_choice=False,
+        validators=[_known_timezone],
+    )
+
+
+class SignupForm(FlaskForm):
+    email = _email_field()
+    password, confirm = _new_password_fields("Password")
+    display_name = _display_name_field()
+    timezone = _timezone_field()
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        "E-mail",
+        filters=[_strip],
+        validators=[DataRequired("Enter your e-mail address."), Length(max=254)],
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField("Keep me logged in on this device")
+
+
+class ProfileForm(FlaskForm):
+    display_name = _display_name_field()
+    timezone = _timezone_field()
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password",
+        validators=[InputRequired("Enter your current password."), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password, confirm = _new_password_fields("New password")
+
+
+class ResetRequestForm(FlaskForm):
+    email = _email_field()
+
+
+class ResetPasswordForm(FlaskForm):
+    password, confirm = _new_password_fields("New password")

@@ -1,0 +1,165 @@
+"""Accounts: sign-up, passwords (argon2), profile changes and password-reset tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import PasswordResetToken, User, UserSession
+from ..projects.services import ensure_inbox
+from ..timezones import now_utc
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so a wrong address takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class EmailTaken(Exception):
+    """Another account already uses this e-mail address."""
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
+
+
+def create_account(email: str, password: str, display_name: str, timezone: str) -> User:
+    """A new user with their Inbox, committed together. Raises EmailTaken."""
+    email = normalize_email(email)
+    if user_by_email(email) is not None:
+        raise EmailTaken(email)
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        display_name=display_name.strip(),
+        timezone=timezone,
+    )
+    db.session.add(user)
+    try:
+        db.session.flush()
+        ensure_inbox(user)
+        db.session.commit()
+    except IntegrityError as error:  # a concurrent sign-up with the same address won the race
+        db.session.rollback()
+        raise EmailTaken(email) from error
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user with these credentials, or None. Upgrades the hash when argon2 settings change."""
+    user = user_by_email(email)
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        return None
+    if not _verify(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.commit()
+    return user
+
+
+def check_password(user: User, password: str) -> bool:
+    return _verify(user.password_hash, password)
+
+
+def update_profile(user: User, display_name: str, timezone: str) -> None:
+    user.display_name = display_name.strip()
+    user.timezone = timezone
+    db.session.commit()
+
+
+def _set_password(user: User, password: str) -> None:
+    """New hash; every session and every unused reset link of the user ends (caller commits)."""
+    user.password_hash = hash_password(password)
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    db.session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now_utc())
+    )
+
+
+def change_password(user: User, new_password: str) -> None:
+    """The caller starts a fresh session for the current browser afterwards."""
+    _set_password(user, new_password)
+    db.session.commit()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_reset_token(user: User) -> str:
+    """A new single-use reset token; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+    db.session.add(
+        PasswordResetToken(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            expires_at=now_utc() + timedelta(minutes=minutes),
+        )
+    )
+    db.session.commit()
+    return token
+
+
+def valid_reset_token(token: str) -> PasswordResetToken | None:
+    """The unused, unexpired reset token, or None."""
+    if not token or len(token) > 128:
+        return None
+    row = db.session.get(PasswordResetToken, _token_hash(token))
+    if row is None or row.used_at is not None or row.expires_at <= now_utc():
+        return None
+    return row
+
+
+def reset_password(token: str, new_password: str) -> User | None:
+    """Use the token and set the password in one transaction; None when the token is not valid.
+
+    The conditional UPDATE claims the token, so two concurrent uses cannot both succeed.
+    """
+    now = now_utc()
+    token_hash = _token_hash(token)
+    claimed = db.session.execute(
+        update(PasswordResetToken)
+        .where(
+            PasswordResetToken.token_hash == token_hash,
+            PasswordResetToken.used_at.is_(None),
+            PasswordResetToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        return None
+    user = db.session.scalar(
+        select(User).join(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash)
+    )
+    _set_password(user, new_password)
+    db.session.commit()
+    return user

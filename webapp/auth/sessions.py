@@ -1,0 +1,103 @@
+"""Server-side sessions: the cookies carry a random token; a UserSession row makes it valid.
+
+Deleting the row ends the session, so a copied or replayed cookie stops working at logout or
+password change. Non-remembered sessions slide: each use pushes the idle expiry forward (written
+at most every few minutes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, request, url_for
+from flask_login import login_user, logout_user
+from sqlalchemy import delete
+
+from ..extensions import db, login_manager
+from ..htmx import wants_fragment
+from ..models import User, UserSession
+from ..timezones import now_utc
+
+SLIDE_EVERY = timedelta(minutes=5)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _idle() -> timedelta:
+    return timedelta(hours=current_app.config["SESSION_IDLE_HOURS"])
+
+
+def _remember_for() -> timedelta:
+    return timedelta(days=current_app.config["REMEMBER_DAYS"])
+
+
+def start_session(user: User, *, remember: bool = False) -> None:
+    """Sign this browser in with a new server-side session."""
+    token = secrets.token_urlsafe(32)
+    lifetime = _remember_for() if remember else _idle()
+    db.session.add(
+        UserSession(token_hash=_hash(token), user_id=user.id, remember=remember, expires_at=now_utc() + lifetime)
+    )
+    db.session.commit()
+    user.session_token = token
+    login_user(user, remember=remember, duration=_remember_for())
+
+
+def end_session(user: User) -> None:
+    """Sign this browser out: its session row goes, so its old cookies are worthless."""
+    if user.session_token:
+        db.session.execute(delete(UserSession).where(UserSession.token_hash == _hash(user.session_token)))
+        db.session.commit()
+    logout_user()
+
+
+def current_session_remembered(user: User) -> bool:
+    row = db.session.get(UserSession, _hash(user.session_token)) if user.session_token else None
+    return bool(row and row.remember)
+
+
+@login_manager.user_loader
+def load_session_user(token: str) -> User | None:
+    if not token or len(token) > 128:
+        return None
+    row = db.session.get(UserSession, _hash(token))
+    now = now_utc()
+    if row is None or row.expires_at <= now:
+        return None
+    if not row.remember and row.expires_at < now + _idle() - SLIDE_EVERY:
+        row.expires_at = now + _idle()
+        db.session.commit()
+    user = row.user
+    user.session_token = token
+    return user
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only a path on this site: no scheme, no host, no protocol-relative or backslash tricks."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if any(ord(char) < 32 or char == "\\" for char in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+@login_manager.unauthorized_handler
+def _ask_to_log_in():
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    login_url = url_for("auth.login", next=target if is_safe_next(target) else None)
+    if wants_fragment():
+        return "", 401, {"HX-Redirect": login_url, "Vary": "HX-Request"}
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(login_url)
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in to see that page."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "basic"

@@ -1,0 +1,283 @@
+"""Task lists: filters, sort orders, full-text search and keyset pagination.
+
+Every list starts from access.visible_tasks(user). Each sort order walks one of the partial
+indexes on (owner_id, value, id) with a row-value comparison, never OFFSET:
+
+- due: (due_at, id) ascending over tasks with a due date, then tasks without one by id
+  (a two-phase cursor), so both phases use ix_tasks_owner_due without a NULLS LAST expression;
+- priority: (priority, id) descending;
+- created: (created_at, id) descending.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Select, func, literal, literal_column, select, text, tuple_
+from sqlalchemy.orm import selectinload
+
+from ..access import visible_tasks
+from ..extensions import db
+from ..models import Priority, Status, Tag, Task, User, UTCDateTime, task_tags
+from ..timezones import local_day_bounds, local_today, now_utc
+
+SORTS = {"due": "Due date", "priority": "Priority", "created": "Newest"}
+DUE_FILTERS = {"overdue": "Overdue", "today": "Due today", "week": "Due this week", "none": "No due date"}
+# "open" is every status except done: what the dashboard's "due today" counts.
+STATUS_FILTERS = {"open": "Not done", **{status.value: status.label for status in Status}}
+MAX_ID = 2**31 - 1
+_WORD = re.compile(r"[^\W_]+")
+
+
+class BadListRequest(ValueError):
+    """A filter, sort or cursor in the query string that we cannot use (answered with 400)."""
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    status: str | None = None
+    tag: str | None = None
+    project_id: int | None = None
+    due: str | None = None
+    q: str = ""
+    sort: str = "due"
+
+    @classmethod
+    def from_args(cls, args, *, project_id: int | None = None) -> TaskFilters:
+        """Read filters from query args; empty values mean "any". Unknown values raise."""
+        status = args.get("status") or None
+        if status is not None and status not in STATUS_FILTERS:
+            raise BadListRequest("Unknown status filter.")
+        due = args.get("due") or None
+        if due is not None and due not in DUE_FILTERS:
+            raise BadListRequest("Unknown due-date filter.")
+        sort = args.get("sort") or "due"
+        if sort not in SORTS:
+            raise BadListRequest("Unknown sort order.")
+        if project_id is None and args.get("project"):
+            project_id = parse_id(args["project"])
+            if project_id is None:
+                raise BadListRequest("Unknown project.")
+        tag = (args.get("tag") or "").strip().lower() or None
+        q = (args.get("q") or "").strip()[:200]
+        return cls(status=status, tag=tag, project_id=project_id, due=due, q=q, sort=sort)
+
+    def as_args(self, *, include_project: bool = True) -> dict[str, str | int]:
+        """The non-default filters as query args (for links that keep the current list)."""
+        args: dict[str, str | int] = {}
+        for name in ("status", "tag", "due", "q"):
+            if getattr(self, name):
+                args[name] = getattr(self, name)
+        if include_project and self.project_id is not None:
+            args["project"] = self.project_id
+        if self.sort != "due":
+            args["sort"] = self.sort
+        return args
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.tag or self.due or self.q or self.project_id is not None)
+
+
+@dataclass
+class TaskPage:
+    tasks: list[Task] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def parse_id(raw: str | None) -> int | None:
+    """A positive database id from a string, or None (never an int the database would reject)."""
+    if raw is None or not raw.isascii() or not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_ID else None
+
+
+# --- cursors -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page starts: after (value, id) in the given sort (phase 2 = no due date)."""
+
+    sort: str
+    id: int
+    value: datetime | int | None = None
+    phase: int = 1
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
+    data = {"s": cursor.sort, "p": cursor.phase, "v": value, "i": cursor.id}
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(raw: str, sort: str) -> Cursor:
+    """Parse a cursor from the query string; anything unexpected is a BadListRequest."""
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error) as error:
+        raise BadListRequest("That “load more” link is broken. Please reload the list.") from error
+    if not isinstance(data, dict) or data.get("s") != sort:
+        raise BadListRequest("That “load more” link belongs to another sort order. Please reload the list.")
+    task_id, phase, value = data.get("i"), data.get("p"), data.get("v")
+    if type(task_id) is not int or not 0 < task_id <= MAX_ID or phase not in (1, 2):
+        raise BadListRequest("That “load more” link is broken. Please reload the list.")
+    try:
+        if sort == "priority" and phase == 1 and type(value) is int and value in set(Priority):
+            return Cursor(sort, task_id, value)
+        if sort in ("due", "created") and phase == 1 and isinstance(value, str):
+            return Cursor(sort, task_id, _aware(datetime.fromisoformat(value)))
+        if sort == "due" and phase == 2 and value is None:
+            return Cursor(sort, task_id, None, phase=2)
+    except ValueError:
+        pass
+    raise BadListRequest("That “load more” link is broken. Please reload the list.")
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("a cursor time must carry its zone")
+    return moment.astimezone(UTC)
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+def week_bounds(user: User, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """[Monday 00:00, next Monday 00:00) of the user's current local week, in UTC."""
+    today = local_today(user.timezone, now)
+    monday = today - timedelta(days=today.weekday())
+    return local_day_bounds(monday, user.timezone)[0], local_day_bounds(monday + timedelta(days=6), user.timezone)[1]
+
+
+def day_bounds(user: User, now: datetime | None = None) -> tuple[datetime, datetime]:
+    return local_day_bounds(local_today(user.timezone, now), user.timezone)
+
+
+def search_condition(q: str):
+    """Full-text match on title and notes, prefix search on every word; None if no words."""
+    words = _WORD.findall(q)[:10]
+    if not words:
+        return None
+    if db.engine.dialect.name == "postgresql":
+        # Exactly the expression of ix_tasks_search (see the migration), so the GIN index applies.
+        vector = func.to_tsvector(
+            literal_column("'simple'"), Task.title.op("||")(literal_column("' '")).op("||")(Task.notes)
+        )
+        query = " & ".join(f"{word}:*" for word in words)
+        return vector.op("@@")(func.to_tsquery(literal_column("'simple'"), literal(query)))
+    match = " ".join(f'"{word}"*' for word in words)
+    return Task.id.in_(text("SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH :fts_query").bindparams(fts_query=match))
+
+
+def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None) -> Select[tuple[Task]]:
+    """The user's live tasks matching the filters, unordered."""
+    now = now or now_utc()
+    query = visible_tasks(user)
+    if filters.status == "open":
+        query = query.where(Task.status != Status.DONE.value)
+    elif filters.status:
+        query = query.where(Task.status == filters.status)
+    if filters.project_id is not None:
+        query = query.where(Task.project_id == filters.project_id)
+    if filters.tag:
+        tagged = (
+            select(task_tags.c.task_id)
+            .join(Tag, Tag.id == task_tags.c.tag_id)
+            .where(Tag.owner_id == user.id, Tag.name == filters.tag)
+        )
+        query = query.where(Task.id.in_(tagged))
+    if filters.due == "overdue":
+        query = query.where(Task.due_at < now, Task.status != Status.DONE.value)
+    elif filters.due == "today":
+        start, end = day_bounds(user, now)
+        query = query.where(Task.due_at >= start, Task.due_at < end)
+    elif filters.due == "week":
+        start, end = week_bounds(user, now)
+        query = query.where(Task.due_at >= start, Task.due_at < end)
+    elif filters.due == "none":
+        query = query.where(Task.due_at.is_(None))
+    if filters.q:
+        condition = search_condition(filters.q)
+        if condition is not None:
+            query = query.where(condition)
+    return query
+
+
+def _with_row_details(query: Select[tuple[Task]]) -> Select[tuple[Task]]:
+    return query.options(selectinload(Task.tags), selectinload(Task.project))
+
+
+def page_queries(
+    user: User, filters: TaskFilters, cursor: Cursor | None, now: datetime | None = None
+) -> list[Select[tuple[Task]]]:
+    """The one or two ordered queries that together continue the list after `cursor`."""
+    base = filtered_tasks(user, filters, now)
+    if filters.sort == "priority":
+        query = base.order_by(Task.priority.desc(), Task.id.desc())
+        if cursor:
+            query = query.where(tuple_(Task.priority, Task.id) < tuple_(literal(cursor.value), literal(cursor.id)))
+        return [query]
+    if filters.sort == "created":
+        query = base.order_by(Task.created_at.desc(), Task.id.desc())
+        if cursor:
+            after = tuple_(literal(cursor.value, UTCDateTime), literal(cursor.id))
+            query = query.where(tuple_(Task.created_at, Task.id) < after)
+        return [query]
+    queries = []
+    if cursor is None or cursor.phase == 1:
+        dated = base.where(Task.due_at.is_not(None)).order_by(Task.due_at, Task.id)
+        if cursor:
+            after = tuple_(literal(cursor.value, UTCDateTime), literal(cursor.id))
+            dated = dated.where(tuple_(Task.due_at, Task.id) > after)
+        queries.append(dated)
+    if filters.due in (None, "none"):
+        undated = base.where(Task.due_at.is_(None)).order_by(Task.id)
+        if cursor and cursor.phase == 2:
+            undated = undated.where(Task.id > cursor.id)
+        queries.append(undated)
+    return queries
+
+
+def _cursor_after(task: Task, sort: str) -> Cursor:
+    if sort == "priority":
+        return Cursor(sort, task.id, task.priority)
+    if sort == "created":
+        return Cursor(sort, task.id, task.created_at)
+    if task.due_at is None:
+        return Cursor(sort, task.id, None, phase=2)
+    return Cursor(sort, task.id, task.due_at)
+
+
+def task_page(
+    user: User,
+    filters: TaskFilters,
+    cursor: str | None = None,
+    *,
+    page_size: int,
+    now: datetime | None = None,
+) -> TaskPage:
+    """One page of the list and the cursor of the next page (None on the last page)."""
+    after = decode_cursor(cursor, filters.sort) if cursor else None
+    tasks: list[Task] = []
+    for query in page_queries(user, filters, after, now):
+        tasks.extend(db.session.scalars(_with_row_details(query.limit(page_size + 1 - len(tasks)))))
+        if len(tasks) > page_size:
+            break
+    if len(tasks) <= page_size:
+        return TaskPage(tasks)
+    shown = tasks[:page_size]
+    return TaskPage(shown, encode_cursor(_cursor_after(shown[-1], filters.sort)))
+
+
+def first_tasks(user: User, filters: TaskFilters, limit: int, now: datetime | None = None) -> list[Task]:
+    """The first few tasks of a list (the dashboard's short lists)."""
+    return task_page(user, filters, page_size=limit, now=now).tasks
