@@ -17,6 +17,7 @@ os.environ.pop("REDIS_URL", None)
 os.environ.pop("DATABASE_URL", None)
 
 import redis  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from rq import SimpleWorker  # noqa: E402
 from sqlalchemy import text  # noqa: E402
@@ -102,9 +103,20 @@ def app_config(migrated_database, redis_url) -> dict:
     return _test_config(migrated_database, redis_url)
 
 
+class FreshContextClient(FlaskClient):
+    """Each request runs in its own app context, as in production: its own `g` (Flask-Login caches
+    the current user there) and its own database session. Without this, requests made while the
+    test holds an app context share them, and one browser's login leaks into another's request."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config, redis_server):
     app = create_app(app_config)
+    app.test_client_class = FreshContextClient
     outbox = Path(app.config["OUTBOX_DIR"])
     shutil.rmtree(outbox, ignore_errors=True)
     with app.app_context():
@@ -140,7 +152,9 @@ class AuthActions:
     def __init__(self, client):
         self._client = client
 
-    def signup(self, email="ada@example.com", password=PASSWORD, display_name="Ada", timezone="Europe/London"):
+    def signup(
+        self, email="ada@example.com", password=PASSWORD, display_name="Ada", timezone="Europe/London"
+    ):
         return self._client.post(
             "/signup",
             data={

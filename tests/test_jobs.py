@@ -28,8 +28,18 @@ def test_housekeeping_forgets_expired_sessions_and_long_deleted_tasks_only(app, 
         [
             UserSession(token_hash="e" * 64, user_id=user.id, expires_at=now - timedelta(minutes=1)),
             PasswordResetToken(token_hash="r" * 64, user_id=user.id, expires_at=now - timedelta(minutes=1)),
-            Task(owner_id=user.id, project_id=inbox.id, title="deleted long ago", deleted_at=now - timedelta(days=31)),
-            Task(owner_id=user.id, project_id=inbox.id, title="deleted yesterday", deleted_at=now - timedelta(days=1)),
+            Task(
+                owner_id=user.id,
+                project_id=inbox.id,
+                title="deleted long ago",
+                deleted_at=now - timedelta(days=31),
+            ),
+            Task(
+                owner_id=user.id,
+                project_id=inbox.id,
+                title="deleted yesterday",
+                deleted_at=now - timedelta(days=1),
+            ),
             Task(owner_id=user.id, project_id=inbox.id, title="live"),
         ]
     )

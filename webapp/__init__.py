@@ -6,7 +6,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import BASE_DIR, INSTANCE_DIR, load_config
-from .extensions import cache, csrf, db, htmx, limiter, login_manager, migrate, queues
+from .extensions import cache, csrf, db, limiter, login_manager, migrate, queues
+from .extensions import htmx as htmx_extension  # `htmx` here would be shadowed by the webapp.htmx module
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -25,7 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     cache.init_app(app)
     limiter.init_app(app)
-    htmx.init_app(app)
+    htmx_extension.init_app(app)
     queues.init_app(app)
 
     from . import auth, commands, dashboard, errors, formatting, models, projects, tasks  # noqa: F401
@@ -38,7 +39,6 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-
 def _configure_redis_backed_extensions(app: Flask) -> None:
     """Cache and rate limits share Redis; without REDIS_URL they fall back to process memory."""
     url = app.config.get("REDIS_URL")
@@ -46,9 +46,7 @@ def _configure_redis_backed_extensions(app: Flask) -> None:
     if url:
         app.config.setdefault("CACHE_TYPE", "RedisCache")
         app.config.setdefault("CACHE_REDIS_URL", url)
-        app.config.setdefault(
-            "CACHE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-        )
+        app.config.setdefault("CACHE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout})
         app.config.setdefault("RATELIMIT_STORAGE_URI", url)
         app.config.setdefault(
             "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout}

@@ -69,9 +69,16 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
 
 
+PRODUCTION_REQUIRES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_URL")
+
+
 def load_config() -> type[Config]:
     if Config.ENV_NAME == "production":
-        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+        missing = [
+            name
+            for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_URL")
+            if not os.environ.get(name)
+        ]
         if missing:
             raise RuntimeError(f"production needs these environment variables: {', '.join(missing)}")
         return ProductionConfig

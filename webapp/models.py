@@ -145,6 +145,11 @@ class Tag(db.Model):
 LIVE = text("deleted_at IS NULL")
 
 
+def _live_index(name: str, *columns: str) -> Index:
+    """A partial index over tasks that are not (soft-)deleted, on SQLite and PostgreSQL alike."""
+    return Index(name, *columns, sqlite_where=LIVE, postgresql_where=LIVE)
+
+
 class Task(db.Model):
     """A user's to-do item. owner_id is the account that owns the task's project."""
 
@@ -153,20 +158,12 @@ class Task(db.Model):
         CheckConstraint("status IN ('todo', 'in_progress', 'done')", name="status_known"),
         CheckConstraint("priority BETWEEN 0 AND 3", name="priority_known"),
         # One index per list order, each covering the keyset (value, id) and only live tasks.
-        Index("ix_tasks_owner_due", "owner_id", "due_at", "id", sqlite_where=LIVE, postgresql_where=LIVE),
-        Index("ix_tasks_owner_created", "owner_id", "created_at", "id", sqlite_where=LIVE, postgresql_where=LIVE),
-        Index("ix_tasks_owner_priority", "owner_id", "priority", "id", sqlite_where=LIVE, postgresql_where=LIVE),
-        Index(
-            "ix_tasks_owner_status_due",
-            "owner_id",
-            "status",
-            "due_at",
-            "id",
-            sqlite_where=LIVE,
-            postgresql_where=LIVE,
-        ),
-        Index("ix_tasks_project_due", "project_id", "due_at", "id", sqlite_where=LIVE, postgresql_where=LIVE),
-        Index("ix_tasks_owner_completed", "owner_id", "completed_at", sqlite_where=LIVE, postgresql_where=LIVE),
+        _live_index("ix_tasks_owner_due", "owner_id", "due_at", "id"),
+        _live_index("ix_tasks_owner_created", "owner_id", "created_at", "id"),
+        _live_index("ix_tasks_owner_priority", "owner_id", "priority", "id"),
+        _live_index("ix_tasks_owner_status_due", "owner_id", "status", "due_at", "id"),
+        _live_index("ix_tasks_project_due", "project_id", "due_at", "id"),
+        _live_index("ix_tasks_owner_completed", "owner_id", "completed_at"),
         Index("ix_tasks_deleted_at", "deleted_at"),
     )
 

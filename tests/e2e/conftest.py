@@ -4,6 +4,7 @@ Playwright through Debian's chromium, with axe-core checking each page for WCAG 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -11,10 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -50,9 +49,39 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
         try:
             urllib.request.urlopen(url, timeout=1).close()
             return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset or timed out while the server starts
             time.sleep(0.2)
     raise RuntimeError(f"no answer from {url} after {timeout} s")
+
+
+def start_devserver(env: dict, **popen_args) -> subprocess.Popen:
+    """`make run`'s supervisor in its own process group, so a failed test can stop all of it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "webapp.devserver"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        **popen_args,
+    )
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def stop_with_ctrl_c(process: subprocess.Popen, timeout: float = 15) -> float:
+    """Send SIGINT as a terminal's Ctrl-C would; return how long stopping took."""
+    started = time.monotonic()
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(process)
+    return time.monotonic() - started
 
 
 class LiveServer:
@@ -82,20 +111,16 @@ def live_server(tmp_path_factory, redis_url):
     env.pop("DATABASE_URL", None)
     env.pop("MAIL_URL", None)
     log = (instance / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "webapp.devserver"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    process = start_devserver(env, stdout=log)
     server = LiveServer(f"http://127.0.0.1:{port}", instance, process)
     try:
         _wait_for(server.url + "/login", process)
     except RuntimeError:
-        process.kill()
+        kill_group(process)
         log.close()
         raise RuntimeError((instance / "server.log").read_text()[-4000:]) from None
     yield server
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
+    stop_with_ctrl_c(process)
     log.close()
 
 

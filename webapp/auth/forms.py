@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
 from ..timezones import all_timezones, is_timezone
@@ -73,7 +73,7 @@ def _display_name_field() -> StringField:
 def _timezone_field() -> SelectField:
     return SelectField(
         "Time zone",
-        choices=[(name, name.replace("_", " ")) for name in all_timezones()],
+        choices=[SelectChoice(name, name.replace("_", " ")) for name in all_timezones()],
         default="UTC",
         validate_choice=False,
         validators=[_known_timezone],

@@ -41,7 +41,9 @@ def start_session(user: User, *, remember: bool = False) -> None:
     token = secrets.token_urlsafe(32)
     lifetime = _remember_for() if remember else _idle()
     db.session.add(
-        UserSession(token_hash=_hash(token), user_id=user.id, remember=remember, expires_at=now_utc() + lifetime)
+        UserSession(
+            token_hash=_hash(token), user_id=user.id, remember=remember, expires_at=now_utc() + lifetime
+        )
     )
     db.session.commit()
     user.session_token = token

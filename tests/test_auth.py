@@ -1,0 +1,513 @@
+"""Accounts: sign-up, log in/out, sessions that really end, profile, password change and reset."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import func, select
+
+from tests.conftest import PASSWORD, AuthActions
+from webapp.auth import services
+from webapp.extensions import db, queues
+from webapp.models import PasswordResetToken, Project, User, UserSession
+from webapp.timezones import now_utc
+
+NEW_PASSWORD = "a brand new passphrase"
+RESET_SENT = "If an account exists for that address, we have sent a link"
+LOGIN_FAILED = "That e-mail and password do not match an account"
+LINK_USED = "This link has expired or was already used"
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def _session_cookie(client) -> str:
+    return client.get_cookie("session").value
+
+
+def _is_logged_in(client) -> bool:
+    response = client.get("/profile")
+    return response.status_code == 200
+
+
+def _users() -> list[User]:
+    return list(db.session.scalars(select(User)))
+
+
+def _outbox_files(app) -> list[Path]:
+    outbox = Path(app.config["OUTBOX_DIR"])
+    return sorted(outbox.glob("*.eml")) if outbox.exists() else []
+
+
+def _reset_link(app) -> str:
+    files = _outbox_files(app)
+    assert len(files) == 1
+    match = re.search(r"http://localhost(/reset/[\w-]+)", files[0].read_text())
+    assert match, files[0].read_text()
+    return match.group(1)
+
+
+def _signup(client, **fields):
+    data = {
+        "email": "ada@example.com",
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+        "display_name": "Ada",
+        "timezone": "Europe/London",
+    }
+    data.update(fields)
+    return client.post("/signup", data=data)
+
+
+# --- sign-up ---------------------------------------------------------------------------------
+
+
+def test_signing_up_logs_the_new_user_in_and_gives_them_an_inbox(client, auth):
+    response = auth.signup()
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    [user] = _users()
+    assert (user.email, user.display_name, user.timezone) == ("ada@example.com", "Ada", "Europe/London")
+    inbox = db.session.scalar(select(Project).where(Project.owner_id == user.id, Project.is_inbox.is_(True)))
+    assert inbox is not None and inbox.name == "Inbox"
+    assert _is_logged_in(client)
+
+
+def test_signup_page_offers_every_time_zone_with_the_browser_zone_preselectable(client):
+    page = _text(client.get("/signup"))
+    assert re.search(r'<select [^>]*data-browser-timezone id="timezone" name="timezone"', page)
+    assert '<option selected value="UTC">UTC</option>' in page
+    assert 'value="America/New_York"' in page
+    assert '<label for="email">' in page and '<label for="confirm">' in page
+
+
+def test_signing_up_with_an_existing_email_in_another_case_is_refused_with_409(client, auth):
+    auth.signup()
+    auth.logout()
+    response = auth.signup(email="  ADA@Example.COM ", display_name="Impostor")
+    assert response.status_code == 409
+    assert "An account with this e-mail address already exists" in _text(response)
+    assert [u.display_name for u in _users()] == ["Ada"]
+    assert db.session.scalar(select(func.count()).select_from(Project)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"email": "not-an-address"}, "Enter an e-mail address like name@example.com."),
+        ({"email": ""}, "Enter your e-mail address."),
+        ({"password": "short", "confirm": "short"}, "Use between 10 and 256 characters."),
+        ({"password": "x" * 257, "confirm": "x" * 257}, "Use between 10 and 256 characters."),
+        ({"confirm": "something else entirely"}, "The two passwords do not match."),
+        ({"timezone": "Mars/Olympus_Mons"}, "Choose a time zone from the list."),
+        ({"display_name": "A" * 81}, "Use at most 80 characters."),
+        ({"display_name": "   "}, "Enter the name we should show."),
+    ],
+)
+def test_signup_with_bad_input_explains_what_to_fix_and_creates_nothing(client, fields, message):
+    response = _signup(client, **fields)
+    assert response.status_code == 422
+    page = _text(response)
+    assert message in page
+    assert 'aria-invalid="true"' in page
+    assert _users() == []
+
+
+def test_a_huge_request_body_gets_the_too_large_page(client):
+    response = _signup(client, display_name="A" * 100_000)
+    assert response.status_code == 413
+    assert "That was too large" in _text(response)
+    assert _users() == []
+
+
+def test_passwords_are_stored_as_argon2_hashes(user):
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+    assert PasswordHasher().verify(user.password_hash, PASSWORD)
+
+
+# --- log in ----------------------------------------------------------------------------------
+
+
+def test_logging_in_with_the_right_password_goes_to_the_dashboard(client, auth, user):
+    auth.logout()
+    response = auth.login()
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    assert _is_logged_in(client)
+
+
+def test_the_email_is_matched_whatever_its_case(client, auth, user):
+    auth.logout()
+    assert auth.login(email="ADA@example.com").status_code == 303
+
+
+def test_a_wrong_password_and_an_unknown_email_get_the_same_generic_message(client, auth, user):
+    auth.logout()
+    client.get("/login")  # shows and so clears the flash messages
+    wrong_password = auth.login(password="not the password at all")
+    unknown_email = auth.login(email="nobody@example.com")
+    assert wrong_password.status_code == unknown_email.status_code == 422
+    assert LOGIN_FAILED in _text(wrong_password)
+    assert _text(wrong_password) == _text(unknown_email).replace("nobody@example.com", "ada@example.com")
+    assert not _is_logged_in(client)
+
+
+def test_login_returns_to_the_page_the_user_asked_for(client, auth, user):
+    auth.logout()
+    response = client.get("/profile")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/profile"
+    response = client.post("/login?next=/profile", data={"email": "ada@example.com", "password": PASSWORD})
+    assert response.headers["Location"] == "/profile"
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]
+)
+def test_login_never_redirects_off_site(client, auth, user, target):
+    auth.logout()
+    response = client.post(
+        "/login", query_string={"next": target}, data={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+
+
+def test_an_htmx_login_with_a_bad_password_returns_only_the_form(client, user, auth):
+    auth.logout()
+    response = client.post(
+        "/login",
+        data={"email": "ada@example.com", "password": "wrong password"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 422
+    page = _text(response)
+    assert "<html" not in page
+    assert page.lstrip().startswith('<form id="login-form"')
+    assert LOGIN_FAILED in page
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_an_htmx_login_that_succeeds_reloads_the_whole_page(client, user, auth):
+    auth.logout()
+    response = client.post(
+        "/login", data={"email": "ada@example.com", "password": PASSWORD}, headers={"HX-Request": "true"}
+    )
+    assert response.headers["HX-Redirect"] == "/"
+
+
+def test_an_htmx_request_without_a_session_is_sent_to_the_login_page(client):
+    response = client.get("/profile", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/profile"
+
+
+def test_login_upgrades_a_password_hash_made_with_older_argon2_settings(client, auth, user):
+    user.password_hash = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    db.session.commit()
+    auth.logout()
+    assert auth.login().status_code == 303
+    db.session.refresh(user)
+    assert not PasswordHasher().check_needs_rehash(user.password_hash)
+    assert PasswordHasher().verify(user.password_hash, PASSWORD)
+
+
+# --- sessions that really end ----------------------------------------------------------------
+
+
+def test_remember_me_keeps_the_user_logged_in_after_the_browser_session_ends(client, auth, user):
+    auth.logout()
+    auth.login(remember=True)
+    assert client.get_cookie("remember_token") is not None
+    client.delete_cookie("session")
+    assert _is_logged_in(client)
+
+
+def test_without_remember_me_closing_the_browser_logs_out(client, auth, user):
+    auth.logout()
+    auth.login()
+    assert client.get_cookie("remember_token") is None
+    client.delete_cookie("session")
+    assert not _is_logged_in(client)
+
+
+def test_logout_is_a_post_only_action(client, user):
+    assert client.get("/logout").status_code == 405
+    assert _is_logged_in(client)
+
+
+def test_after_logout_a_replayed_session_cookie_is_rejected(app, client, auth, user):
+    old_cookie = _session_cookie(client)
+    response = auth.logout()
+    assert response.status_code == 303
+    assert not _is_logged_in(client)
+
+    replay = app.test_client()
+    replay.set_cookie("session", old_cookie)
+    response = replay.get("/profile")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    assert db.session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+def test_after_logout_a_replayed_remember_cookie_is_rejected(app, client, auth, user):
+    auth.logout()
+    auth.login(remember=True)
+    old_remember = client.get_cookie("remember_token").value
+    auth.logout()
+
+    replay = app.test_client()
+    replay.set_cookie("remember_token", old_remember)
+    assert not _is_logged_in(replay)
+
+
+def test_an_idle_session_expires(client, user):
+    db.session.execute(db.update(UserSession).values(expires_at=now_utc() - timedelta(seconds=1)))
+    db.session.commit()
+    assert not _is_logged_in(client)
+
+
+def test_using_the_app_keeps_a_session_alive(app, client, user):
+    soon = now_utc() + timedelta(hours=1)
+    db.session.execute(db.update(UserSession).values(expires_at=soon))
+    db.session.commit()
+    assert _is_logged_in(client)
+    [row] = db.session.scalars(select(UserSession).execution_options(populate_existing=True))
+    idle = timedelta(hours=app.config["SESSION_IDLE_HOURS"])
+    assert row.expires_at > now_utc() + idle - timedelta(minutes=1)
+
+
+def test_changing_the_password_logs_out_other_devices_but_not_this_one(app, client, auth, user):
+    laptop = app.test_client()
+    AuthActions(laptop).login(remember=True)
+    laptop_session = _session_cookie(laptop)
+    laptop_remember = laptop.get_cookie("remember_token").value
+    assert _is_logged_in(laptop)
+
+    response = client.post(
+        "/profile/password",
+        data={"current_password": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert response.status_code == 303
+    page = client.get("/profile")
+    assert page.status_code == 200
+    assert "You are logged out everywhere else" in _text(page)
+
+    assert not _is_logged_in(laptop)
+    replay = app.test_client()
+    replay.set_cookie("session", laptop_session)
+    replay.set_cookie("remember_token", laptop_remember)
+    assert not _is_logged_in(replay)
+
+
+def test_changing_the_password_also_retires_this_browsers_old_cookie(app, client, user):
+    old_cookie = _session_cookie(client)
+    client.post(
+        "/profile/password",
+        data={"current_password": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    replay = app.test_client()
+    replay.set_cookie("session", old_cookie)
+    assert not _is_logged_in(replay)
+
+
+def test_after_a_password_change_only_the_new_password_works(client, auth, user):
+    client.post(
+        "/profile/password",
+        data={"current_password": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    auth.logout()
+    assert auth.login().status_code == 422
+    assert auth.login(password=NEW_PASSWORD).status_code == 303
+
+
+def test_changing_the_password_needs_the_current_one(client, auth, user):
+    response = client.post(
+        "/profile/password",
+        data={"current_password": "a wrong guess here", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert response.status_code == 422
+    assert "That is not your current password." in _text(response)
+    auth.logout()
+    assert auth.login().status_code == 303
+
+
+# --- profile ---------------------------------------------------------------------------------
+
+
+def test_profile_changes_name_and_time_zone(client, user):
+    page = _text(client.get("/profile"))
+    assert 'value="Ada"' in page and '<option selected value="Europe/London">' in page
+    response = client.post("/profile", data={"display_name": "Ada L.", "timezone": "Asia/Tokyo"})
+    assert response.status_code == 303
+    db.session.refresh(user)
+    assert (user.display_name, user.timezone) == ("Ada L.", "Asia/Tokyo")
+    assert "Ada L." in _text(client.get("/profile"))
+
+
+def test_profile_refuses_an_unknown_time_zone(client, user):
+    response = client.post("/profile", data={"display_name": "Ada", "timezone": "Nowhere/Special"})
+    assert response.status_code == 422
+    assert "Choose a time zone from the list." in _text(response)
+    db.session.refresh(user)
+    assert user.timezone == "Europe/London"
+
+
+def test_the_profile_needs_a_login(client):
+    response = client.get("/profile")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+# --- password reset --------------------------------------------------------------------------
+
+
+def test_reset_request_answers_the_same_for_known_and_unknown_addresses(client, user, auth):
+    auth.logout()
+    client.get("/login")  # shows and so clears the flash messages
+    unknown = client.post("/reset", data={"email": "nobody@example.com"})
+    known = client.post("/reset", data={"email": "ada@example.com"})
+    assert unknown.status_code == known.status_code == 200
+    assert _text(unknown) == _text(known)
+    assert RESET_SENT in _text(known)
+
+
+def test_reset_request_sends_mail_from_a_job_not_from_the_request(app, client, user, run_jobs):
+    client.post("/reset", data={"email": "nobody@example.com"})
+    client.post("/reset", data={"email": "ADA@example.com"})
+    assert _outbox_files(app) == []
+    assert queues.queue("email").count == 1
+
+    run_jobs()
+
+    [mail] = _outbox_files(app)
+    text = mail.read_text()
+    assert "To: ada@example.com" in text
+    assert "Subject: Reset your Tasklane password" in text
+    assert re.search(r"http://localhost/reset/[\w-]{40,}", text)
+    [token] = db.session.scalars(select(PasswordResetToken))
+    assert token.user_id == user.id and token.used_at is None
+    assert token.token_hash not in text  # only the hash is stored, never the token itself
+
+
+def test_following_the_reset_link_sets_a_new_password_and_logs_in(app, client, auth, user, run_jobs):
+    laptop = app.test_client()
+    AuthActions(laptop).login()
+    auth.logout()
+    client.post("/reset", data={"email": "ada@example.com"})
+    run_jobs()
+    link = _reset_link(app)
+
+    assert client.get(link).status_code == 200
+    response = client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    assert _is_logged_in(client)
+    assert not _is_logged_in(laptop)
+
+    auth.logout()
+    assert auth.login().status_code == 422
+    assert auth.login(password=NEW_PASSWORD).status_code == 303
+
+
+def test_a_reset_link_works_only_once(app, client, user, run_jobs):
+    client.post("/reset", data={"email": "ada@example.com"})
+    run_jobs()
+    link = _reset_link(app)
+    client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+
+    for response in (
+        client.get(link),
+        client.post(link, data={"password": "yet another passphrase", "confirm": "yet another passphrase"}),
+    ):
+        assert response.status_code == 400
+        assert LINK_USED in _text(response)
+    assert AuthActions(app.test_client()).login(password=NEW_PASSWORD).status_code == 303
+
+
+def test_an_expired_reset_link_fails(app, client, user, run_jobs):
+    client.post("/reset", data={"email": "ada@example.com"})
+    run_jobs()
+    link = _reset_link(app)
+    db.session.execute(db.update(PasswordResetToken).values(expires_at=now_utc() - timedelta(seconds=1)))
+    db.session.commit()
+
+    response = client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 400
+    assert LINK_USED in _text(response)
+    assert AuthActions(app.test_client()).login().status_code == 303
+
+
+def test_a_made_up_reset_link_fails(client):
+    response = client.get("/reset/not-a-real-token")
+    assert response.status_code == 400
+    assert LINK_USED in _text(response)
+
+
+def test_the_reset_form_checks_the_new_password(app, client, user, run_jobs):
+    client.post("/reset", data={"email": "ada@example.com"})
+    run_jobs()
+    link = _reset_link(app)
+    response = client.post(link, data={"password": "short", "confirm": "short"})
+    assert response.status_code == 422
+    assert "Use between 10 and 256 characters." in _text(response)
+    assert client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 303
+
+
+# --- development outbox ----------------------------------------------------------------------
+
+
+def test_the_outbox_lists_mail_and_shows_it_with_clickable_links(app, client, user, run_jobs):
+    client.post("/reset", data={"email": "ada@example.com"})
+    run_jobs()
+    link = _reset_link(app)
+
+    listing = _text(client.get("/outbox"))
+    assert "Development outbox" in listing
+    assert "ada@example.com" in listing and "Reset your Tasklane password" in listing
+    [name] = re.findall(r'href="/outbox/([^"]+)"', listing)
+
+    message = _text(client.get(f"/outbox/{name}"))
+    assert f'<a href="http://localhost{link}">http://localhost{link}</a>' in message
+
+
+@pytest.fixture
+def real_mail(app_config):
+    app_config["MAIL_URL"] = "smtp://mail.example:25"
+
+
+def test_the_outbox_does_not_exist_when_real_mail_is_configured(real_mail, client):
+    assert client.get("/outbox").status_code == 404
+    assert client.get("/outbox/20260101T000000000000Z-0123456789ab.eml").status_code == 404
+
+
+def test_the_outbox_refuses_paths_outside_it(client):
+    assert client.get("/outbox/..%2Fsecret_key").status_code == 404
+    assert client.get("/outbox/secret_key").status_code == 404
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_on(app_config):
+    app_config["WTF_CSRF_ENABLED"] = True
+
+
+def test_forms_need_the_csrf_token(csrf_on, client):
+    services.create_account("ada@example.com", PASSWORD, "Ada", "UTC")
+    response = client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+    assert response.status_code == 400
+
+    page = _text(client.get("/login"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/login", data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303
