@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -165,9 +166,9 @@ def screenshot(page, name: str) -> None:
 
 def sign_up(page, email: str, name: str = "Grace", password: str = PASSWORD) -> None:
     page.goto("/signup")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Display name").fill(name)
+    page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_label("Confirm password").fill(password)
-    page.get_by_role("button", name="Sign up").click()
-    page.wait_for_url("**/")
+    page.get_by_label("Repeat the password").fill(password)
+    page.get_by_label("Your name").fill(name)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(re.compile(r"/$"))

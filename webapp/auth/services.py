@@ -9,7 +9,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -42,7 +42,8 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def user_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
+    """Addresses are stored normalised, so this is a plain lookup on the unique index."""
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
 def create_account(email: str, password: str, display_name: str, timezone: str) -> User:
@@ -108,7 +109,8 @@ def change_password(user: User, new_password: str) -> None:
     db.session.commit()
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What we store of a secret token (sessions, reset links): its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -118,7 +120,7 @@ def create_reset_token(user: User) -> str:
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     db.session.add(
         PasswordResetToken(
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             user_id=user.id,
             expires_at=now_utc() + timedelta(minutes=minutes),
         )
@@ -131,7 +133,7 @@ def valid_reset_token(token: str) -> PasswordResetToken | None:
     """The unused, unexpired reset token, or None."""
     if not token or len(token) > 128:
         return None
-    row = db.session.get(PasswordResetToken, _token_hash(token))
+    row = db.session.get(PasswordResetToken, token_hash(token))
     if row is None or row.used_at is not None or row.expires_at <= now_utc():
         return None
     return row
@@ -143,11 +145,11 @@ def reset_password(token: str, new_password: str) -> User | None:
     The conditional UPDATE claims the token, so two concurrent uses cannot both succeed.
     """
     now = now_utc()
-    token_hash = _token_hash(token)
+    hashed = token_hash(token)
     claimed = db.session.execute(
         update(PasswordResetToken)
         .where(
-            PasswordResetToken.token_hash == token_hash,
+            PasswordResetToken.token_hash == hashed,
             PasswordResetToken.used_at.is_(None),
             PasswordResetToken.expires_at > now,
         )
@@ -158,7 +160,7 @@ def reset_password(token: str, new_password: str) -> User | None:
         db.session.rollback()
         return None
     user = db.session.scalar(
-        select(User).join(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash)
+        select(User).join(PasswordResetToken).where(PasswordResetToken.token_hash == hashed)
     )
     _set_password(user, new_password)
     db.session.commit()

@@ -7,7 +7,6 @@ at most every few minutes).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -20,12 +19,9 @@ from ..extensions import db, login_manager
 from ..htmx import wants_fragment
 from ..models import User, UserSession
 from ..timezones import now_utc
+from .services import token_hash
 
 SLIDE_EVERY = timedelta(minutes=5)
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _idle() -> timedelta:
@@ -42,7 +38,7 @@ def start_session(user: User, *, remember: bool = False) -> None:
     lifetime = _remember_for() if remember else _idle()
     db.session.add(
         UserSession(
-            token_hash=_hash(token), user_id=user.id, remember=remember, expires_at=now_utc() + lifetime
+            token_hash=token_hash(token), user_id=user.id, remember=remember, expires_at=now_utc() + lifetime
         )
     )
     db.session.commit()
@@ -53,13 +49,14 @@ def start_session(user: User, *, remember: bool = False) -> None:
 def end_session(user: User) -> None:
     """Sign this browser out: its session row goes, so its old cookies are worthless."""
     if user.session_token:
-        db.session.execute(delete(UserSession).where(UserSession.token_hash == _hash(user.session_token)))
+        hashed = token_hash(user.session_token)
+        db.session.execute(delete(UserSession).where(UserSession.token_hash == hashed))
         db.session.commit()
     logout_user()
 
 
 def current_session_remembered(user: User) -> bool:
-    row = db.session.get(UserSession, _hash(user.session_token)) if user.session_token else None
+    row = db.session.get(UserSession, token_hash(user.session_token)) if user.session_token else None
     return bool(row and row.remember)
 
 
@@ -67,7 +64,7 @@ def current_session_remembered(user: User) -> bool:
 def load_session_user(token: str) -> User | None:
     if not token or len(token) > 128:
         return None
-    row = db.session.get(UserSession, _hash(token))
+    row = db.session.get(UserSession, token_hash(token))
     now = now_utc()
     if row is None or row.expires_at <= now:
         return None
