@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
-from .htmx import wants_fragment
+from .responses import wants_fragment
 
 MESSAGES = {
     400: "The request could not be understood. Please check what you entered.",

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import login_user, logout_user
 from sqlalchemy import delete
 
 from ..extensions import db, login_manager
-from ..htmx import wants_fragment
 from ..models import User, UserSession
+from ..responses import is_safe_path, wants_fragment
 from ..timezones import now_utc
 from .services import token_hash
 
@@ -76,20 +75,10 @@ def load_session_user(token: str) -> User | None:
     return user
 
 
-def is_safe_next(target: str | None) -> bool:
-    """Only a path on this site: no scheme, no host, no protocol-relative or backslash tricks."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return False
-    if any(ord(char) < 32 or char == "\\" for char in target):
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
-
-
 @login_manager.unauthorized_handler
 def _ask_to_log_in():
     target = request.full_path.rstrip("?") if request.method == "GET" else None
-    login_url = url_for("auth.login", next=target if is_safe_next(target) else None)
+    login_url = url_for("auth.login", next=target if is_safe_path(target) else None)
     if wants_fragment():
         return "", 401, {"HX-Redirect": login_url, "Vary": "HX-Request"}
     flash(login_manager.login_message, login_manager.login_message_category)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, make_response, request, url_for
+from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user, login_required, logout_user
 from markupsafe import Markup, escape
 
 from ..extensions import limiter, queues
-from ..htmx import render, see_other, wants_fragment
 from ..mail import outbox_message, outbox_messages
+from ..responses import is_safe_path, render, see_other
 from . import services
 from .forms import ChangePasswordForm, LoginForm, ProfileForm, ResetPasswordForm, ResetRequestForm, SignupForm
-from .sessions import current_session_remembered, end_session, is_safe_next, start_session
+from .sessions import current_session_remembered, end_session, start_session
 
 bp = Blueprint("auth", __name__)
 
@@ -24,18 +24,9 @@ RESET_SENT = "If an account exists for that address, we have sent a link to rese
 RESET_LINK_INVALID = "This link has expired or was already used."
 
 
-def _full_page_redirect(location: str):
-    """After logging in or out the whole page changes (the navigation too): a full load for htmx."""
-    if wants_fragment():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = location
-        return response
-    return see_other(location)
-
-
 def _next_target() -> str | None:
     target = request.args.get("next")
-    return target if is_safe_next(target) else None
+    return target if is_safe_path(target) else None
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -56,7 +47,7 @@ def signup():
         else:
             start_session(user)
             flash(f"Welcome to Tasklane, {user.display_name}!", "success")
-            return _full_page_redirect(url_for("dashboard.home"))
+            return see_other(url_for("dashboard.home"))
     elif form.is_submitted():
         status = INVALID
     return render("auth/signup.html", "auth/_signup_form.html", form=form, status=status)
@@ -75,7 +66,7 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             start_session(user, remember=form.remember.data)
-            return _full_page_redirect(target or url_for("dashboard.home"))
+            return see_other(target or url_for("dashboard.home"))
         error = LOGIN_FAILED
         status = INVALID
     elif form.is_submitted():
@@ -90,7 +81,7 @@ def logout():
     if current_user.is_authenticated:
         end_session(current_user)
     flash("You are logged out.", "success")
-    return _full_page_redirect(url_for("auth.login"))
+    return see_other(url_for("auth.login"))
 
 
 def _profile_page(profile_form: ProfileForm, password_form: ChangePasswordForm, status: int, fragment: str):
@@ -110,7 +101,7 @@ def profile():
     if profile_form.validate_on_submit():
         services.update_profile(current_user, profile_form.display_name.data, profile_form.timezone.data)
         flash("Your profile is saved.", "success")
-        return _full_page_redirect(url_for("auth.profile"))
+        return see_other(url_for("auth.profile"))
     status = INVALID if profile_form.is_submitted() else 200
     return _profile_page(profile_form, ChangePasswordForm(formdata=None), status, "auth/_profile_form.html")
 
@@ -126,7 +117,7 @@ def change_password():
             services.change_password(user, form.password.data)
             start_session(user, remember=remember)
             flash("Your password is changed. You are logged out everywhere else.", "success")
-            return _full_page_redirect(url_for("auth.profile"))
+            return see_other(url_for("auth.profile"))
         form.current_password.errors.append("That is not your current password.")
     profile_form = ProfileForm(formdata=None, obj=current_user)
     return _profile_page(profile_form, form, INVALID, "auth/_password_form.html")
@@ -161,7 +152,7 @@ def reset_confirm(token: str):
         logout_user()  # whoever was signed in in this browser
         start_session(user)
         flash("Your password is changed and you are logged in. Other devices were logged out.", "success")
-        return _full_page_redirect(url_for("dashboard.home"))
+        return see_other(url_for("dashboard.home"))
     status = INVALID if form.is_submitted() else 200
     return render(
         "auth/reset_confirm.html", "auth/_reset_confirm_form.html", form=form, token=token, status=status

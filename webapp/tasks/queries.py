@@ -155,7 +155,9 @@ def week_bounds(user: User, now: datetime | None = None) -> tuple[datetime, date
     """[Monday 00:00, next Monday 00:00) of the user's current local week, in UTC."""
     today = local_today(user.timezone, now)
     monday = today - timedelta(days=today.weekday())
-    return local_day_bounds(monday, user.timezone)[0], local_day_bounds(monday + timedelta(days=6), user.timezone)[1]
+    start = local_day_bounds(monday, user.timezone)[0]
+    end = local_day_bounds(monday + timedelta(days=7), user.timezone)[0]
+    return start, end
 
 
 def day_bounds(user: User, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -175,7 +177,8 @@ def search_condition(q: str):
         query = " & ".join(f"{word}:*" for word in words)
         return vector.op("@@")(func.to_tsquery(literal_column("'simple'"), literal(query)))
     match = " ".join(f'"{word}"*' for word in words)
-    return Task.id.in_(text("SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH :fts_query").bindparams(fts_query=match))
+    matching = text("SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH :fts_query")
+    return Task.id.in_(matching.bindparams(fts_query=match))
 
 
 def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None) -> Select[tuple[Task]]:
@@ -224,7 +227,8 @@ def page_queries(
     if filters.sort == "priority":
         query = base.order_by(Task.priority.desc(), Task.id.desc())
         if cursor:
-            query = query.where(tuple_(Task.priority, Task.id) < tuple_(literal(cursor.value), literal(cursor.id)))
+            after = tuple_(literal(cursor.value), literal(cursor.id))
+            query = query.where(tuple_(Task.priority, Task.id) < after)
         return [query]
     if filters.sort == "created":
         query = base.order_by(Task.created_at.desc(), Task.id.desc())

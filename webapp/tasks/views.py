@@ -1,3 +1,203 @@
-from flask import Blueprint
+"""Task pages: the list (filters, search, load more), quick add, edit, done, move, delete, undo."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, request, session, url_for
+from flask_login import current_user, login_required
+
+from ..access import project_or_404, task_or_404
+from ..models import Project, Task
+from ..projects.forms import ProjectForm
+from ..projects.services import ProjectConflict, assignable_projects, projects_of
+from ..responses import is_safe_path, render, see_other, wants_fragment
+from ..timezones import now_utc
+from . import services
+from .forms import NewTaskForm, TaskForm
+from .queries import DUE_FILTERS, SORTS, STATUS_FILTERS, BadListRequest, TaskFilters, parse_id, task_page
 
 bp = Blueprint("tasks", __name__)
+TASK = "/tasks/<int(max=2147483647):task_id>"
+UNDO_KEY = "undo_task_id"
+
+
+@bp.app_template_filter("overdue")
+def is_overdue(task: Task) -> bool:
+    return task.due_at is not None and not task.done and task.due_at < now_utc()
+
+
+def safe_back(default: str | None = None) -> str:
+    """Where a plain POST returns to: the `next` field when it is a path on this site."""
+    target = request.form.get("next") or request.args.get("next")
+    return target if is_safe_path(target) else default or url_for("tasks.index")
+
+
+def render_task_list(
+    project: Project | None = None,
+    *,
+    new_form: NewTaskForm | None = None,
+    rename_form=None,
+    status: int = 200,
+):
+    """The task list (optionally one project's), or for htmx only its rows."""
+    try:
+        filters = TaskFilters.from_args(request.args, project_id=project.id if project else None)
+        page = task_page(
+            current_user, filters, request.args.get("cursor"), page_size=current_app.config["PAGE_SIZE"]
+        )
+    except BadListRequest as error:
+        abort(400, str(error))
+    view_args = request.view_args or {}
+    filter_args = filters.as_args(include_project=project is None)
+    list_url = url_for(request.endpoint, **view_args, **filter_args)
+    next_url = (
+        url_for(request.endpoint, **view_args, **filter_args, cursor=page.next_cursor)
+        if page.next_cursor
+        else None
+    )
+    if new_form is None:
+        new_form = NewTaskForm(formdata=None, project_id=project.id if project else None)
+    active, archived = projects_of(current_user)
+    new_form.offer_projects(active)
+    undo_id = session.pop(UNDO_KEY, None) if request.method == "GET" and not wants_fragment() else None
+    undo_task = services.deleted_task(current_user, undo_id) if undo_id else None
+    return render(
+        "projects/show.html" if project else "tasks/list.html",
+        "tasks/_rows.html",
+        status=status,
+        tasks=page.tasks,
+        next_url=next_url,
+        filters=filters,
+        list_url=list_url,
+        back=list_url,
+        project=project,
+        projects=active + archived,
+        tags=services.tag_names(current_user),
+        new_form=new_form,
+        undo_task=undo_task,
+        rename_form=rename_form or (ProjectForm(formdata=None, name=project.name) if project else None),
+        sorts=SORTS,
+        due_filters=DUE_FILTERS,
+        status_filters=STATUS_FILTERS,
+    )
+
+
+def _row(task: Task, *, status: int = 200):
+    return render("tasks/show.html", "tasks/_row.html", status=status, task=task, back=safe_back())
+
+
+def _from_project() -> Project | None:
+    """The project page the quick-add form was on, if any (its list is re-rendered on errors)."""
+    raw = request.form.get("from_project")
+    return project_or_404(current_user, parse_id(raw) or 0) if raw else None
+
+
+@bp.get("/tasks")
+@login_required
+def index():
+    return render_task_list()
+
+
+@bp.post("/tasks")
+@login_required
+def create():
+    form = NewTaskForm()
+    form.offer_projects(assignable_projects(current_user))
+    from_project = _from_project()
+    if not form.validate_on_submit():
+        if wants_fragment():
+            response = render("tasks/_new_form.html", status=422, new_form=form, project=from_project)
+            response.headers["HX-Retarget"] = "#new-task"
+            response.headers["HX-Reswap"] = "outerHTML"
+            return response
+        return render_task_list(from_project, new_form=form, status=422)
+    task = services.create_task(current_user, form.title.data, form.project)
+    if wants_fragment():
+        return render("tasks/_row.html", status=201, task=task, back=safe_back())
+    flash(f"Added “{task.title}”.", "success")
+    return see_other(safe_back())
+
+
+@bp.get(TASK)
+@login_required
+def show(task_id: int):
+    task = task_or_404(current_user, task_id)
+    return render(
+        "tasks/show.html",
+        "tasks/_row.html",
+        task=task,
+        back=safe_back(),
+        projects=assignable_projects(current_user),
+    )
+
+
+def _edit_page(task: Task, form: TaskForm, *, status: int = 200):
+    return render(
+        "tasks/edit.html", "tasks/_edit_row.html", status=status, task=task, form=form, back=safe_back()
+    )
+
+
+@bp.get(TASK + "/edit")
+@login_required
+def edit(task_id: int):
+    task = task_or_404(current_user, task_id)
+    form = TaskForm.for_task(task, current_user.timezone)
+    form.offer_projects(assignable_projects(current_user))
+    return _edit_page(task, form)
+
+
+@bp.post(TASK + "/edit")
+@login_required
+def update(task_id: int):
+    task = task_or_404(current_user, task_id)
+    form = TaskForm()
+    form.offer_projects(assignable_projects(current_user))
+    if not form.validate_on_submit():
+        return _edit_page(task, form, status=422)
+    services.update_task(current_user, task, form.changes())
+    if wants_fragment():
+        return _row(task)
+    flash(f"Saved “{task.title}”.", "success")
+    return see_other(safe_back())
+
+
+@bp.post(TASK + "/toggle")
+@login_required
+def toggle(task_id: int):
+    task = services.toggle_done(task_or_404(current_user, task_id))
+    return _row(task) if wants_fragment() else see_other(safe_back())
+
+
+@bp.post(TASK + "/move")
+@login_required
+def move(task_id: int):
+    task = task_or_404(current_user, task_id)
+    project = project_or_404(current_user, parse_id(request.form.get("project_id")) or 0)
+    try:
+        services.move_task(task, project)
+    except ProjectConflict as error:
+        abort(409, str(error))
+    if wants_fragment():
+        return _row(task)
+    flash(f"Moved “{task.title}” to {project.name}.", "success")
+    return see_other(safe_back())
+
+
+@bp.post(TASK + "/delete")
+@login_required
+def delete(task_id: int):
+    task = services.delete_task(task_or_404(current_user, task_id))
+    if wants_fragment():
+        return render("tasks/_deleted_row.html", "tasks/_deleted_row.html", task=task, back=safe_back())
+    session[UNDO_KEY] = task.id
+    flash(f"Deleted “{task.title}”.", "success")
+    return see_other(safe_back())
+
+
+@bp.post(TASK + "/restore")
+@login_required
+def restore(task_id: int):
+    task = services.restore_task(task_or_404(current_user, task_id, include_deleted=True))
+    if wants_fragment():
+        return _row(task)
+    flash(f"Restored “{task.title}”.", "success")
+    return see_other(safe_back())

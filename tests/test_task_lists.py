@@ -1,0 +1,351 @@
+"""The task list: filters, sort orders, search as you type, and "load more" (keyset pages)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from webapp.extensions import db
+from webapp.models import Priority, Project, Status, Tag, Task, User
+from webapp.projects.services import ensure_inbox
+from webapp.timezones import END_OF_DAY, local_to_utc, local_today
+
+NOW = datetime.now(UTC)
+
+
+def add_task(user: User, title: str, *, project: Project | None = None, tags=(), **fields) -> Task:
+    """A task saved straight to the database, for setting up lists (times are UTC)."""
+    fields.setdefault("notes", "")
+    task = Task(owner_id=user.id, project=project or ensure_inbox(user), title=title, **fields)
+    for name in tags:
+        tag = db.session.scalar(db.select(Tag).filter_by(owner_id=user.id, name=name))
+        task.tags.append(tag or Tag(owner_id=user.id, name=name))
+    db.session.add(task)
+    db.session.commit()
+    return task
+
+
+def titles(response) -> list[str]:
+    """Task titles in the order the page shows them."""
+    return re.findall(r'class="task-title" href="/tasks/\d+">([^<]*)</a>', response.get_data(as_text=True))
+
+
+def next_link(response) -> str | None:
+    match = re.search(
+        r'<li class="load-more">\s*<a class="button secondary" href="([^"]+)"',
+        response.get_data(as_text=True),
+    )
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def all_pages(client, url: str) -> list[str]:
+    seen: list[str] = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        seen += titles(response)
+        url = next_link(response)
+    return seen
+
+
+@pytest.fixture
+def small_pages(app_config):
+    app_config["PAGE_SIZE"] = 3
+
+
+def london_day(days_from_today: int) -> datetime:
+    """End of a local day in Ada's zone, as stored for a date-only due date."""
+    day = local_today("Europe/London") + timedelta(days=days_from_today)
+    return local_to_utc(day, END_OF_DAY, "Europe/London")
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+
+def test_status_filter_shows_only_tasks_in_that_status(client, user):
+    add_task(user, "Write report", status=Status.IN_PROGRESS)
+    add_task(user, "Buy milk")
+    add_task(user, "Call Bob", status=Status.DONE, completed_at=NOW)
+    assert titles(client.get("/tasks?status=in_progress")) == ["Write report"]
+    assert titles(client.get("/tasks?status=done")) == ["Call Bob"]
+    assert sorted(titles(client.get("/tasks?status=open"))) == ["Buy milk", "Write report"]
+
+
+def test_tag_filter_shows_tasks_with_that_tag(client, user):
+    add_task(user, "Buy milk", tags=["errands", "home"])
+    add_task(user, "Fix the sink", tags=["home"])
+    add_task(user, "Write report", tags=["work"])
+    assert sorted(titles(client.get("/tasks?tag=home"))) == ["Buy milk", "Fix the sink"]
+    assert titles(client.get("/tasks?tag=ERRANDS")) == ["Buy milk"]
+
+
+def test_project_filter_shows_only_that_projects_tasks(client, user):
+    work = Project(owner_id=user.id, name="Work")
+    add_task(user, "Write report", project=work)
+    add_task(user, "Buy milk")
+    assert titles(client.get(f"/tasks?project={work.id}")) == ["Write report"]
+
+
+def test_due_filters_overdue_today_this_week_and_none(client, user):
+    add_task(user, "Yesterday", due_at=london_day(-1), due_all_day=True)
+    add_task(user, "Done yesterday", due_at=london_day(-1), due_all_day=True, status=Status.DONE)
+    add_task(user, "Today", due_at=london_day(0), due_all_day=True)
+    add_task(user, "In two weeks", due_at=london_day(14), due_all_day=True)
+    add_task(user, "Someday")
+    assert titles(client.get("/tasks?due=overdue")) == ["Yesterday"]
+    assert titles(client.get("/tasks?due=today")) == ["Today"]
+    assert titles(client.get("/tasks?due=none")) == ["Someday"]
+    this_week = titles(client.get("/tasks?due=week"))
+    assert "Today" in this_week
+    assert "In two weeks" not in this_week
+    assert "Someday" not in this_week
+
+
+def test_unknown_filter_values_are_a_400_with_a_message(client, user):
+    for query in ("status=blocked", "due=later", "sort=random", "project=abc", "project=99999999999999"):
+        response = client.get(f"/tasks?{query}")
+        assert response.status_code == 400, query
+        assert "Unknown" in response.get_data(as_text=True)
+
+
+def test_another_users_project_filter_shows_nothing_of_theirs(client, user, other_user):
+    bobs = add_task(other_user, "Bob's secret")
+    response = client.get(f"/tasks?project={bobs.project_id}")
+    assert response.status_code == 200
+    assert titles(response) == []
+
+
+# --- sort orders -------------------------------------------------------------------------------
+
+
+def test_due_sort_puts_soonest_first_and_undated_tasks_last(client, user):
+    add_task(user, "Someday")
+    add_task(user, "Next week", due_at=NOW + timedelta(days=7))
+    add_task(user, "Tomorrow", due_at=NOW + timedelta(days=1))
+    add_task(user, "Last week", due_at=NOW - timedelta(days=7))
+    assert titles(client.get("/tasks")) == ["Last week", "Tomorrow", "Next week", "Someday"]
+
+
+def test_priority_sort_puts_urgent_first(client, user):
+    add_task(user, "Low", priority=Priority.LOW)
+    add_task(user, "Urgent", priority=Priority.URGENT)
+    add_task(user, "Normal", priority=Priority.NORMAL)
+    add_task(user, "High", priority=Priority.HIGH)
+    assert titles(client.get("/tasks?sort=priority")) == ["Urgent", "High", "Normal", "Low"]
+
+
+def test_created_sort_puts_newest_first(client, user):
+    add_task(user, "Oldest", created_at=NOW - timedelta(days=3))
+    add_task(user, "Newest", created_at=NOW)
+    add_task(user, "Middle", created_at=NOW - timedelta(days=1))
+    assert titles(client.get("/tasks?sort=created")) == ["Newest", "Middle", "Oldest"]
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+def test_search_finds_tasks_by_title_and_by_notes(client, user):
+    add_task(user, "Buy milk")
+    add_task(user, "Call the plumber", notes="Ask about the leaking kitchen tap")
+    add_task(user, "Write report")
+    assert titles(client.get("/tasks?q=milk")) == ["Buy milk"]
+    assert titles(client.get("/tasks?q=kitchen")) == ["Call the plumber"]
+    assert titles(client.get("/tasks?q=kitchen+plumber")) == ["Call the plumber"]
+
+
+def test_search_matches_word_prefixes_as_you_type(client, user):
+    add_task(user, "Renew passport")
+    add_task(user, "Pay rent")
+    assert titles(client.get("/tasks?q=pass")) == ["Renew passport"]
+    assert sorted(titles(client.get("/tasks?q=re"))) == ["Pay rent", "Renew passport"]
+    assert sorted(titles(client.get("/tasks?q=ren"))) == ["Pay rent", "Renew passport"]
+
+
+def test_search_only_finds_your_own_tasks(client, user, other_user):
+    add_task(other_user, "Bob's passport")
+    add_task(user, "Ada's passport")
+    assert titles(client.get("/tasks?q=passport")) == ["Ada&#39;s passport"]
+
+
+def test_search_ignores_deleted_tasks(client, user):
+    add_task(user, "Old passport", deleted_at=NOW)
+    assert titles(client.get("/tasks?q=passport")) == []
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"',
+        '"milk',
+        "milk*",
+        "*",
+        "milk:",
+        ":",
+        "(",
+        "(milk",
+        "milk)",
+        "a AND",
+        "NOT",
+        "'",
+        "-milk",
+        "^",
+        "{}",
+        "!@#$%",
+        "   ",
+    ],
+)
+def test_search_with_quotes_and_punctuation_never_fails(client, user, q):
+    add_task(user, "Buy milk")
+    response = client.get("/tasks", query_string={"q": q})
+    assert response.status_code == 200
+    if "milk" in q:
+        assert titles(response) == ["Buy milk"]
+
+
+def test_search_is_combined_with_filters(client, user):
+    add_task(user, "Buy milk", status=Status.DONE, completed_at=NOW)
+    add_task(user, "Buy bread")
+    assert titles(client.get("/tasks?q=buy&status=todo")) == ["Buy bread"]
+
+
+# --- load more (keyset pages) ------------------------------------------------------------------
+
+
+def _many_tasks(user: User) -> list[Task]:
+    """Eleven tasks with ties in due date, priority and creation time, and four without due date."""
+    same_due = NOW + timedelta(days=2)
+    same_created = NOW - timedelta(hours=1)
+    return [
+        add_task(
+            user,
+            f"Task {i:02d}",
+            due_at=None if i % 3 == 0 else same_due if i % 2 else NOW + timedelta(days=i),
+            priority=i % 4 if i < 6 else Priority.HIGH,
+            created_at=same_created if i % 2 else NOW - timedelta(minutes=i),
+        )
+        for i in range(11)
+    ]
+
+
+EXPECTED_ORDER = {
+    "due": lambda t: (t.due_at is None, t.due_at or NOW, t.id),
+    "priority": lambda t: (-t.priority, -t.id),
+    "created": lambda t: (-t.created_at.timestamp(), -t.id),
+}
+
+
+@pytest.mark.parametrize("sort", ["due", "priority", "created"])
+def test_load_more_shows_every_task_exactly_once_in_order(small_pages, client, user, sort):
+    tasks = _many_tasks(user)
+    expected = [t.title for t in sorted(tasks, key=EXPECTED_ORDER[sort])]
+    assert all_pages(client, f"/tasks?sort={sort}") == expected
+
+
+def test_load_more_from_a_project_page_stays_on_that_project(small_pages, client, user):
+    work = Project(owner_id=user.id, name="Work")
+    for i in range(5):
+        add_task(user, f"Work {i}", project=work)
+        add_task(user, f"Inbox {i}")
+    seen = all_pages(client, f"/projects/{work.id}")
+    assert sorted(seen) == [f"Work {i}" for i in range(5)]
+
+
+def test_load_more_pages_keep_the_filters(small_pages, client, user):
+    for i in range(7):
+        add_task(user, f"Home {i}", tags=["home"])
+        add_task(user, f"Work {i}", tags=["work"])
+    seen = all_pages(client, "/tasks?tag=home")
+    assert sorted(seen) == [f"Home {i}" for i in range(7)]
+
+
+def test_load_more_link_is_a_real_link_that_htmx_uses_to_append(small_pages, client, user):
+    for i in range(4):
+        add_task(user, f"Task {i}")
+    page = client.get("/tasks").get_data(as_text=True)
+    assert re.search(
+        r'<a class="button secondary" href="/tasks\?cursor=[^"]+" hx-get="/tasks\?cursor=[^"]+" '
+        r'hx-target="closest li" hx-swap="outerHTML"',
+        page,
+    )
+    assert 'hx-trigger="click, revealed"' in page
+
+
+def test_last_page_has_no_load_more_link(small_pages, client, user):
+    for i in range(3):
+        add_task(user, f"Task {i}")
+    assert next_link(client.get("/tasks")) is None
+
+
+def _cursor(data) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor!",
+        "%%%",
+        _cursor([1, 2]),
+        _cursor({"s": "due", "p": 1, "v": "yesterday", "i": 1}),
+        _cursor({"s": "due", "p": 1, "v": "2026-01-01T00:00:00", "i": 1}),
+        _cursor({"s": "due", "p": 3, "v": None, "i": 1}),
+        _cursor({"s": "due", "p": 2, "v": None, "i": "1 OR 1=1"}),
+        _cursor({"s": "due", "p": 2, "v": None, "i": 10**30}),
+        _cursor({"s": "priority", "p": 1, "v": 7, "i": 1}),
+        _cursor({"s": "created", "p": 1, "v": 5, "i": 1}),
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    ],
+)
+def test_a_broken_load_more_link_is_a_400_with_a_message(client, user, cursor):
+    response = client.get("/tasks", query_string={"cursor": cursor})
+    assert response.status_code == 400
+    assert "load more" in response.get_data(as_text=True)
+
+
+def test_a_cursor_from_another_sort_order_is_a_400(small_pages, client, user):
+    for i in range(4):
+        add_task(user, f"Task {i}", priority=i % 4)
+    link = next_link(client.get("/tasks?sort=priority"))
+    response = client.get(link.replace("sort=priority", "sort=created"))
+    assert response.status_code == 400
+
+
+# --- full page or fragment ---------------------------------------------------------------------
+
+
+def test_htmx_request_gets_only_the_rows(client, user):
+    add_task(user, "Buy milk")
+    response = client.get("/tasks?q=milk", headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" not in body
+    assert body.lstrip().startswith("<li")
+    assert "Buy milk" in body
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_plain_request_gets_the_full_page_with_a_search_form_that_works_without_js(client, user):
+    add_task(user, "Buy milk")
+    response = client.get("/tasks?q=milk")
+    body = response.get_data(as_text=True)
+    assert "<html" in body
+    assert "HX-Request" in response.headers["Vary"]
+    assert re.search(r'<form class="filters" method="get" action="/tasks"', body)
+    assert 'hx-trigger="input changed delay:300ms, search"' in body
+    assert 'hx-push-url="true"' in body
+    assert 'value="milk"' in body
+
+
+def test_back_button_history_restore_gets_the_full_page(client, user):
+    response = client.get("/tasks", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in response.get_data(as_text=True)
+
+
+def test_task_list_needs_login(client):
+    response = client.get("/tasks")
+    assert response.status_code in (302, 303)
+    assert "/login" in response.headers["Location"]

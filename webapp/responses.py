@@ -1,0 +1,41 @@
+"""Responses: one view answers a full page or, for htmx, just the fragment it asked for."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Response, make_response, redirect, render_template
+
+from .extensions import htmx
+
+
+def wants_fragment() -> bool:
+    """An htmx request that swaps part of a page (not a boosted link, not a history restore)."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(page: str, fragment: str | None = None, *, status: int = 200, **context) -> Response:
+    """Render `fragment` for an htmx request, `page` (which includes the fragment) otherwise."""
+    template = fragment if fragment and wants_fragment() else page
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def see_other(location: str) -> Response:
+    """Go to another page after a POST: 303 for a plain form, a full page load for htmx."""
+    if wants_fragment():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, code=303)
+
+
+def is_safe_path(target: str | None) -> bool:
+    """A path on this site, safe to redirect to: no scheme, host, protocol-relative or backslash tricks."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if any(ord(char) < 32 or char == "\\" for char in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
