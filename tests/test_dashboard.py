@@ -77,7 +77,7 @@ def test_the_dashboard_page_shows_the_counts_and_links_to_the_lists(client, task
         "Overdue": 3,
         "Due today": 0,
         "Done this week": 0,
-        "Todo": 3,
+        "To do": 3,
         "In progress": 1,
         "Done": 3,
     }

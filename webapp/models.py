@@ -52,7 +52,7 @@ class Status(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return {"todo": "To do", "in_progress": "In progress", "done": "Done"}[self.value]
 
 
 class Priority(enum.IntEnum):

@@ -138,12 +138,26 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 850})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def new_page(browser, live_server):
+    """A page in a fresh browser profile (its own cookies), with optional context settings."""
+    contexts = []
+
+    def open_page(**settings):
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": 1200, "height": 850}, **settings
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 def check_accessibility(page) -> None:
