@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import require
 from tests.e2e.conftest import ROOT, _free_port
 
+pytestmark = pytest.mark.e2e
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
