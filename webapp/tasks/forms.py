@@ -57,27 +57,24 @@ class _ProjectChoice:
         return self.projects_by_id.get(self.project_id.data)
 
 
-class NewTaskForm(_ProjectChoice, FlaskForm):
-    title = StringField(
-        "New task",
+def _title_field(label: str) -> StringField:
+    return StringField(
+        label,
         filters=[strip],
         validators=[
             DataRequired("Give the task a title."),
             Length(max=200, message="A title can be at most 200 characters."),
         ],
     )
+
+
+class NewTaskForm(_ProjectChoice, FlaskForm):
+    title = _title_field("New task")
     project_id = SelectField("Project", coerce=_project_id, validate_choice=False, validators=[Optional()])
 
 
 class TaskForm(_ProjectChoice, FlaskForm):
-    title = StringField(
-        "Title",
-        filters=[strip],
-        validators=[
-            DataRequired("Give the task a title."),
-            Length(max=200, message="A title can be at most 200 characters."),
-        ],
-    )
+    title = _title_field("Title")
     notes = TextAreaField(
         "Notes", validators=[Length(max=10_000, message="Notes can be at most 10,000 characters.")]
     )

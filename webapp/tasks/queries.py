@@ -215,7 +215,8 @@ def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None
     return query
 
 
-def _with_row_details(query: Select[tuple[Task]]) -> Select[tuple[Task]]:
+def with_row_details(query: Select[tuple[Task]]) -> Select[tuple[Task]]:
+    """Load what a task row shows (tags, project) for the whole page at once: no N+1."""
     return query.options(selectinload(Task.tags), selectinload(Task.project))
 
 
@@ -273,7 +274,7 @@ def task_page(
     after = decode_cursor(cursor, filters.sort) if cursor else None
     tasks: list[Task] = []
     for query in page_queries(user, filters, after, now):
-        tasks.extend(db.session.scalars(_with_row_details(query.limit(page_size + 1 - len(tasks)))))
+        tasks.extend(db.session.scalars(with_row_details(query.limit(page_size + 1 - len(tasks)))))
         if len(tasks) > page_size:
             break
     if len(tasks) <= page_size:

@@ -154,9 +154,14 @@ def update(task_id: int):
     if not form.validate_on_submit():
         return _edit_page(task, form, status=422)
     services.update_task(current_user, task, form.changes())
+    return _row_or_back(task, f"Saved “{task.title}”.")
+
+
+def _row_or_back(task: Task, message: str):
+    """htmx swaps in the updated row; a plain form goes back where it came from, with a message."""
     if wants_fragment():
         return _row(task)
-    flash(f"Saved “{task.title}”.", "success")
+    flash(message, "success")
     return see_other(safe_back())
 
 
@@ -176,10 +181,7 @@ def move(task_id: int):
         services.move_task(task, project)
     except ProjectConflict as error:
         abort(409, str(error))
-    if wants_fragment():
-        return _row(task)
-    flash(f"Moved “{task.title}” to {project.name}.", "success")
-    return see_other(safe_back())
+    return _row_or_back(task, f"Moved “{task.title}” to {project.name}.")
 
 
 @bp.post(TASK + "/delete")
