@@ -162,6 +162,7 @@ def page(new_page):
 
 def check_accessibility(page) -> None:
     """Fail on any WCAG 2.1 A/AA violation axe-core finds on the current page."""
+    page.wait_for_load_state()
     page.add_script_tag(path=str(AXE_JS))
     result = page.evaluate(
         "async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"

@@ -70,6 +70,9 @@ def test_new_user_signs_up_adds_completes_edits_and_finds_tasks(new_page):
     page.get_by_label("Search").fill("")
     expect(page.locator("#task-rows .task-row")).to_have_count(3)
     _look(page, "tasks")
+    page.set_viewport_size({"width": 390, "height": 844})
+    _look(page, "tasks-phone")
+    page.set_viewport_size({"width": 1200, "height": 850})
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
     _look(page, "projects")
@@ -83,6 +86,7 @@ def test_new_user_signs_up_adds_completes_edits_and_finds_tasks(new_page):
 def test_password_reset_through_the_mail_in_the_outbox(page, live_server):
     sign_up(page, "ada@example.com", "Ada")
     page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/login$"))
     _look(page, "login")
 
     page.get_by_role("link", name="Forgot your password?").click()
@@ -101,6 +105,7 @@ def test_password_reset_through_the_mail_in_the_outbox(page, live_server):
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("Ada")
 
     page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/login$"))
     _log_in(page, "ada@example.com", PASSWORD)
     expect(page.get_by_role("alert")).to_contain_text("do not match")
     _log_in(page, "ada@example.com", "a brand new passphrase")

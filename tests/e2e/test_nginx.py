@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import urllib.error
@@ -27,9 +28,11 @@ def nginx_url(live_server, tmp_path_factory):
     site = site.replace("127.0.0.1:8000", live_server.url.removeprefix("http://"))
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
     site = site.replace("/srv/tasklane/", f"{ROOT}/")
+    # Workers run as this user: a checkout in a private temporary folder is unreadable to `nobody`.
     (workdir / "nginx.conf").write_text(
         f"""
         daemon off;
+        {"user root;" if os.geteuid() == 0 else ""}
         worker_processes 1;
         pid {workdir}/nginx.pid;
         error_log {workdir}/error.log;
