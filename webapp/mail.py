@@ -1,17 +1,20 @@
 """Outgoing mail: over SMTP when MAIL_URL is set, otherwise into the development outbox folder.
 
 Message-IDs are derived from a caller's key, so the same logical mail always has the same id
-(a retried job can be recognised as a duplicate).
+(a retried job can be recognised as a duplicate). A Mailer keeps one SMTP connection open for
+a whole batch and sorts failures into transient (try again later) and permanent ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -31,13 +34,23 @@ def message_id_for(key: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@tasklane>"
 
 
-def build_message(to: str, subject: str, text: str, *, html: str | None = None, key: str) -> EmailMessage:
+def build_message(
+    to: str,
+    subject: str,
+    text: str,
+    *,
+    html: str | None = None,
+    key: str,
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id_for(key)
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
@@ -47,31 +60,95 @@ def build_message(to: str, subject: str, text: str, *, html: str | None = None, 
 def send_mail(to: str, subject: str, text: str, *, html: str | None = None, key: str) -> str:
     """Send one mail and return its Message-ID."""
     message = build_message(to, subject, text, html=html, key=key)
-    url = current_app.config.get("MAIL_URL")
-    if url:
-        _send_smtp(message, url)
-    else:
-        _write_to_outbox(message, Path(current_app.config["OUTBOX_DIR"]), key)
+    with open_mailer() as mailer:
+        mailer.send(message)
     return message["Message-ID"]
 
 
-def _send_smtp(message: EmailMessage, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps"):
-        raise ValueError(f"MAIL_URL must start with smtp:// or smtps://, not {parts.scheme}://")
-    host = parts.hostname or "localhost"
-    starttls = parse_qs(parts.query).get("starttls", ["0"])[0] in ("1", "true", "yes")
-    context = ssl.create_default_context()
-    if parts.scheme == "smtps":
-        smtp = smtplib.SMTP_SSL(host, parts.port or 465, timeout=SMTP_TIMEOUT_SECONDS, context=context)
-    else:
-        smtp = smtplib.SMTP(host, parts.port or 25, timeout=SMTP_TIMEOUT_SECONDS)
-    with smtp:
-        if starttls and parts.scheme == "smtp":
-            smtp.starttls(context=context)
-        if parts.username:
-            smtp.login(unquote(parts.username), unquote(parts.password or ""))
-        smtp.send_message(message)
+class TransientMailError(Exception):
+    """Worth trying again later: a 4xx reply, a dropped connection, a timeout."""
+
+
+class PermanentMailError(Exception):
+    """Trying again will not help: a 5xx reply such as an unknown recipient."""
+
+
+class SMTPMailer:
+    """Sends over one SMTP connection, opened on first use and reopened after it drops."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"MAIL_URL must start with smtp:// or smtps://, not {parts.scheme}://")
+        self._parts = parts
+        self._starttls = parse_qs(parts.query).get("starttls", ["0"])[0] in ("1", "true", "yes")
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            parts, context = self._parts, ssl.create_default_context()
+            host, timeout = parts.hostname or "localhost", SMTP_TIMEOUT_SECONDS
+            if parts.scheme == "smtps":
+                smtp = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout, context=context)
+            else:
+                smtp = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
+            if self._starttls and parts.scheme == "smtp":
+                smtp.starttls(context=context)
+            if parts.username:
+                smtp.login(unquote(parts.username), unquote(parts.password or ""))
+            self._smtp = smtp
+        return self._smtp
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self._connection().send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _ in error.recipients.values()]
+            kind = TransientMailError if all(400 <= code < 500 for code in codes) else PermanentMailError
+            raise kind(f"recipient refused: {error.recipients}") from error
+        except smtplib.SMTPResponseException as error:
+            # A login refused is the server's configuration, not this mail: worth trying again.
+            if 400 <= error.smtp_code < 500 or isinstance(error, smtplib.SMTPAuthenticationError):
+                raise TransientMailError(f"{error.smtp_code} {error.smtp_error!r}") from error
+            raise PermanentMailError(f"{error.smtp_code} {error.smtp_error!r}") from error
+        except (smtplib.SMTPException, OSError) as error:
+            self._drop()
+            raise TransientMailError(f"{type(error).__name__}: {error}") from error
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+        self._drop()
+
+
+class OutboxMailer:
+    """Development: every message becomes a file in the outbox folder."""
+
+    def __init__(self, outbox: Path):
+        self._outbox = outbox
+
+    def send(self, message: EmailMessage) -> None:
+        _write_to_outbox(message, self._outbox, message["Message-ID"])
+
+    def close(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def open_mailer() -> Iterator[SMTPMailer | OutboxMailer]:
+    url = current_app.config.get("MAIL_URL")
+    mailer = SMTPMailer(url) if url else OutboxMailer(Path(current_app.config["OUTBOX_DIR"]))
+    try:
+        yield mailer
+    finally:
+        mailer.close()
 
 
 def _write_to_outbox(message: EmailMessage, outbox: Path, key: str) -> Path:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -73,8 +75,16 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(80))
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Mails a user can switch off in the profile (or with the one-click link in each mail).
+    mail_reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    mail_due_tomorrow: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    mail_overdue: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    mail_weekly_digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The user's local date whose scheduled mails were planned: the sweep plans each day once.
+    due_tomorrow_planned_on: Mapped[date | None] = mapped_column(Date)
+    digest_planned_on: Mapped[date | None] = mapped_column(Date)  # Monday of the planned week
 
     # Set by the session loader: the server-side session this request belongs to.
     session_token = None
@@ -180,6 +190,8 @@ class Task(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The owner's local date of the last overdue reminder: at most one per task per day.
+    overdue_reminded_on: Mapped[date | None] = mapped_column(Date)
 
     project: Mapped[Project] = relationship()
     tags: Mapped[list[Tag]] = relationship(secondary=task_tags, order_by=Tag.name)

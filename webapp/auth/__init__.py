@@ -1,5 +1,1 @@
-"""auth feature."""
-
-from .views import bp
-
-__all__ = ["bp"]
+"""Accounts: sign-up, sessions, profile, password change and reset, the development outbox."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -16,6 +17,9 @@ from ..extensions import db
 from ..models import PasswordResetToken, User, UserSession
 from ..projects.services import ensure_inbox
 from ..timezones import now_utc
+
+# The User columns that switch the scheduled mails on or off (profile and unsubscribe links).
+MAIL_PREFERENCES = ("mail_reminders", "mail_due_tomorrow", "mail_overdue", "mail_weekly_digest")
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so a wrong address takes as long as a wrong password.
@@ -86,9 +90,16 @@ def check_password(user: User, password: str) -> bool:
     return _verify(user.password_hash, password)
 
 
-def update_profile(user: User, display_name: str, timezone: str) -> None:
+def update_profile(
+    user: User, display_name: str, timezone: str, mail_preferences: Mapping[str, bool] | None = None
+) -> None:
+    """Name, zone and, when given, which scheduled mails to send (keys from MAIL_PREFERENCES)."""
     user.display_name = display_name.strip()
     user.timezone = timezone
+    for name, wanted in (mail_preferences or {}).items():
+        if name not in MAIL_PREFERENCES:
+            raise ValueError(f"unknown mail preference {name!r}")
+        setattr(user, name, bool(wanted))
     db.session.commit()
 
 

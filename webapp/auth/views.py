@@ -99,7 +99,12 @@ def _profile_page(profile_form: ProfileForm, password_form: ChangePasswordForm, 
 def profile():
     profile_form = ProfileForm(obj=current_user)
     if profile_form.validate_on_submit():
-        services.update_profile(current_user, profile_form.display_name.data, profile_form.timezone.data)
+        services.update_profile(
+            current_user,
+            profile_form.display_name.data,
+            profile_form.timezone.data,
+            profile_form.mail_preferences(),
+        )
         flash("Your profile is saved.", "success")
         return see_other(url_for("auth.profile"))
     status = INVALID if profile_form.is_submitted() else 200

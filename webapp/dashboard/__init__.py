@@ -1,5 +1,1 @@
-"""dashboard feature."""
-
-from .views import bp
-
-__all__ = ["bp"]
+"""The home dashboard: counts and what is due."""

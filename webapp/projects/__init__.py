@@ -1,5 +1,1 @@
-"""projects feature."""
-
-from .views import bp
-
-__all__ = ["bp"]
+"""Projects (lists) of tasks."""

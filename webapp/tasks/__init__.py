@@ -1,5 +1,1 @@
-"""tasks feature."""
-
-from .views import bp
-
-__all__ = ["bp"]
+"""Tasks: lists, search, quick add, edit, done, delete with undo."""

@@ -11,6 +11,7 @@ from ..access import visible_tasks
 from ..extensions import db
 from ..models import Priority, Project, Status, Tag, Task, User
 from ..projects.services import ProjectConflict, ensure_inbox
+from ..reminders.services import cancel_task_reminders, shift_task_reminders
 from ..timezones import END_OF_DAY, local_to_utc, now_utc, to_local
 
 MAX_TAGS = 20
@@ -94,8 +95,10 @@ def create_task(user: User, title: str, project: Project | None = None) -> Task:
 
 
 def _set_status(task: Task, status: Status) -> None:
+    """Completing a task stamps completed_at and cancels its pending reminders."""
     if status == Status.DONE and task.status != Status.DONE:
         task.completed_at = now_utc()
+        cancel_task_reminders(task)
     elif status != Status.DONE:
         task.completed_at = None
     task.status = status.value
@@ -106,7 +109,12 @@ def update_task(user: User, task: Task, changes: TaskChanges) -> Task:
     task.notes = changes.notes
     task.priority = int(changes.priority)
     task.project = changes.project
+    previous_due = task.due_at
     task.due_at, task.due_all_day = due_instant(changes.due_date, changes.due_time, user.timezone)
+    if previous_due and task.due_at:
+        shift_task_reminders(task, task.due_at - previous_due)
+    if task.due_at != previous_due:
+        task.overdue_reminded_on = None
     task.tags = _tags_for(user, changes.tags)
     _set_status(task, changes.status)
     db.session.commit()
@@ -129,8 +137,9 @@ def move_task(task: Task, project: Project) -> Task:
 
 
 def delete_task(task: Task) -> Task:
-    """Soft delete: the task disappears from lists until restored ("Undo")."""
+    """Soft delete: the task disappears from lists until restored ("Undo"); reminders are cancelled."""
     task.deleted_at = task.deleted_at or now_utc()
+    cancel_task_reminders(task)
     db.session.commit()
     return task
 

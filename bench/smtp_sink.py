@@ -1,0 +1,121 @@
+"""A real local SMTP server (aiosmtpd) that records what it receives, for tests and benchmarks.
+
+It can be told to hold the next message before accepting it (a worker killed then never got a
+"250 OK", so the message was never delivered), or to refuse messages with a chosen reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass(frozen=True)
+class Received:
+    message_id: str
+    to: str
+    subject: str
+    headers: dict
+    text: str
+    at: float  # time.time() when accepted
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SmtpSink:
+    def __init__(self, *, keep_bodies: bool = True) -> None:
+        self.received: list[Received] = []
+        self.connections = 0
+        self._keep_bodies = keep_bodies
+        self._lock = threading.Lock()
+        self._hold_after: int | None = None
+        self.holding = threading.Event()
+        self._release = threading.Event()
+        self._refusals: list[str] = []
+        self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self._controller.port}"
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        self._controller.stop()
+
+    # --- controls ---
+    def hold_after(self, count: int) -> None:
+        """Accept `count` messages, then stall the next one before MAIL FROM is answered."""
+        self._hold_after = count
+        self.holding.clear()
+        self._release.clear()
+
+    def release(self) -> None:
+        self._hold_after = None
+        self._release.set()
+
+    def refuse_next(self, *replies: str) -> None:
+        """Answer the next messages' DATA with these replies (e.g. "451 try later")."""
+        with self._lock:
+            self._refusals.extend(replies)
+
+    # --- what arrived ---
+    @property
+    def message_ids(self) -> list[str]:
+        return [message.message_id for message in self.received]
+
+    def duplicates(self) -> dict[str, int]:
+        return {mid: n for mid, n in Counter(self.message_ids).items() if n > 1}
+
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.received)} of {count} messages arrived within {timeout} s")
+            time.sleep(0.02)
+
+    # --- aiosmtpd handler hooks ---
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self._hold_after is not None and len(self.received) >= self._hold_after:
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self._release.wait)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            if self._refusals:
+                return self._refusals.pop(0)
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        body = parsed.get_body(preferencelist=("plain",)) if self._keep_bodies else None
+        self.received.append(
+            Received(
+                message_id=str(parsed["Message-ID"]),
+                to=",".join(envelope.rcpt_tos),
+                subject=str(parsed["Subject"]),
+                headers=dict(parsed.items()) if self._keep_bodies else {},
+                text=body.get_content() if body is not None else "",
+                at=time.time(),
+            )
+        )
+        return "250 Message accepted"

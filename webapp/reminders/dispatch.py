@@ -1,0 +1,318 @@
+"""Planning what to send: the sweep that turns due work into deliveries, and leases them to jobs.
+
+Every step is a claim that can run any number of times, from any number of schedulers, and
+still plan each mail once:
+- a due reminder is claimed by an UPDATE … WHERE state = 'pending', and its delivery and
+  notification are inserted under a unique key in the same transaction;
+- a user's daily and weekly mails are claimed by moving `*_planned_on` to their local date;
+- an overdue task is claimed by moving `overdue_reminded_on` to the owner's local date.
+Leasing hands pending deliveries to send jobs in batches; a lease that runs out (a killed worker,
+a Redis restart, a lost job) makes the delivery available to the next sweep again.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..extensions import db
+from ..models import Status, Task, User
+from ..timezones import local_day_bounds, local_to_utc, now_utc, to_local
+from .models import Delivery, DeliveryKind, DeliveryState, Notification, Reminder, ReminderState
+
+DUE_TOMORROW_AT = time(9, 0)
+WEEKLY_DIGEST_AT = time(8, 0)  # on Mondays
+# A scheduled mail still goes out this long after its time (a scheduler that was down catches
+# up), but not later: nobody wants Monday's digest on Thursday, or 09:00's mail at midnight.
+CATCH_UP = timedelta(hours=12)
+CHUNK = 500  # ids per IN (…) list
+
+
+@dataclass
+class SweepReport:
+    reminders: int = 0
+    due_tomorrow: int = 0
+    weekly_digests: int = 0
+    leased: int = 0
+    lease_tokens: list[str] = field(default_factory=list)
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert_new(table: Table, rows: list[dict]) -> None:
+    """Insert rows, skipping any whose unique key exists: planning twice plans nothing new."""
+    if not rows:
+        return
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    db.session.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+
+def _plan(deliveries: list[dict], notifications: list[dict]) -> None:
+    _insert_new(Delivery.__table__, deliveries)
+    _insert_new(Notification.__table__, notifications)
+
+
+def _delivery(key: str, user_id: int, kind: DeliveryKind, **payload) -> dict:
+    now = now_utc()  # leases and retries run on the real clock, whatever `now` planning used
+    return {
+        "key": key,
+        "user_id": user_id,
+        "kind": kind.value,
+        "payload": json.dumps(payload, default=str),
+        "state": DeliveryState.PENDING.value,
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+    }
+
+
+def _notification(key: str, user_id: int, title: str, url: str, body: str = "") -> dict:
+    return {"key": key, "user_id": user_id, "title": title, "body": body, "url": url, "created_at": now_utc()}
+
+
+def _skip_locked(query):
+    """Two sweeps on PostgreSQL take different rows instead of waiting for each other."""
+    return query.with_for_update(skip_locked=True) if db.engine.dialect.name == "postgresql" else query
+
+
+# --- per-task reminders -------------------------------------------------------------------
+
+
+def claim_due_reminders(now: datetime, batch: int) -> int:
+    """Turn up to `batch` due reminders into mails and notifications, in one transaction."""
+    due = _skip_locked(
+        select(Reminder.id)
+        .where(Reminder.state == ReminderState.PENDING, Reminder.remind_at <= now)
+        .order_by(Reminder.remind_at)
+        .limit(batch)
+    )
+    claimed = db.session.execute(
+        update(Reminder)
+        .where(Reminder.id.in_(due.scalar_subquery()), Reminder.state == ReminderState.PENDING)
+        .values(state=ReminderState.SENT)
+        .returning(Reminder.id, Reminder.task_id, Reminder.owner_id)
+    ).all()
+    task_ids = {row.task_id for row in claimed}
+    titles = dict(db.session.execute(select(Task.id, Task.title).where(Task.id.in_(task_ids))).all())
+    owners = {row.owner_id for row in claimed}
+    mailed = set(
+        db.session.scalars(select(User.id).where(User.id.in_(owners), User.mail_reminders.is_(True)))
+    )
+    deliveries, notifications = [], []
+    for row in claimed:
+        key = f"reminder:{row.id}"
+        if row.owner_id in mailed:  # switched off, a reminder still shows in the app
+            deliveries.append(_delivery(key, row.owner_id, DeliveryKind.REMINDER, task_id=row.task_id))
+        title = f"Reminder: {titles.get(row.task_id, 'a task')}"
+        notifications.append(_notification(key, row.owner_id, title, f"/tasks/{row.task_id}"))
+    _plan(deliveries, notifications)
+    db.session.commit()
+    return len(claimed)
+
+
+# --- daily, weekly and overdue mails, by the user's own clock ------------------------------
+
+
+def _zones_in_use() -> list[str]:
+    return list(db.session.scalars(select(User.timezone).distinct()))
+
+
+def _in_catch_up(now: datetime, scheduled: datetime) -> bool:
+    return scheduled <= now < scheduled + CATCH_UP
+
+
+def _claim_users(column, wanted, tz: str, planned_for: date) -> list[int]:
+    """Users in `tz` who want this mail and have not had it planned for `planned_for`; claimed."""
+    query = (
+        update(User)
+        .where(User.timezone == tz, wanted, or_(column.is_(None), column < planned_for))
+        .values({column: planned_for})
+        .returning(User.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def _owners_with_open_tasks_due(user_ids: list[int], start: datetime, end: datetime) -> set[int]:
+    owners: set[int] = set()
+    for chunk in _chunks(user_ids):
+        owners.update(
+            db.session.scalars(
+                select(Task.owner_id)
+                .distinct()
+                .where(
+                    Task.owner_id.in_(chunk),
+                    Task.deleted_at.is_(None),
+                    Task.status != Status.DONE,
+                    Task.due_at >= start,
+                    Task.due_at < end,
+                )
+            )
+        )
+    return owners
+
+
+def plan_due_tomorrow(now: datetime) -> int:
+    """From 09:00 local, one mail per user listing tomorrow's open tasks (none if nothing is due)."""
+    planned = 0
+    for tz in _zones_in_use():
+        local = to_local(now, tz)
+        if not _in_catch_up(now, local_to_utc(local.date(), DUE_TOMORROW_AT, tz)):
+            continue
+        users = _claim_users(User.due_tomorrow_planned_on, User.mail_due_tomorrow.is_(True), tz, local.date())
+        tomorrow = local.date() + timedelta(days=1)
+        owners = sorted(_owners_with_open_tasks_due(users, *local_day_bounds(tomorrow, tz)))
+        key = "due-tomorrow:{}:" + tomorrow.isoformat()
+        _plan(
+            [_delivery(key.format(u), u, DeliveryKind.DUE_TOMORROW, day=tomorrow) for u in owners],
+            [_notification(key.format(u), u, "Tasks due tomorrow", "/tasks?due=week") for u in owners],
+        )
+        db.session.commit()
+        planned += len(owners)
+    return planned
+
+
+def plan_weekly_digests(now: datetime) -> int:
+    """From Monday 08:00 local, one digest of last week per user."""
+    planned = 0
+    for tz in _zones_in_use():
+        local = to_local(now, tz)
+        monday = local.date() - timedelta(days=local.weekday())
+        if not _in_catch_up(now, local_to_utc(monday, WEEKLY_DIGEST_AT, tz)):
+            continue
+        users = _claim_users(User.digest_planned_on, User.mail_weekly_digest.is_(True), tz, monday)
+        key = "weekly-digest:{}:" + monday.isoformat()
+        _plan(
+            [_delivery(key.format(u), u, DeliveryKind.WEEKLY_DIGEST, week_start=monday) for u in users],
+            [_notification(key.format(u), u, "Your weekly digest", "/") for u in users],
+        )
+        db.session.commit()
+        planned += len(users)
+    return planned
+
+
+def plan_overdue(now: datetime) -> int:
+    """Hourly: one mail per user about tasks that became overdue, each task at most once a day."""
+    planned = 0
+    for tz in _zones_in_use():
+        today = to_local(now, tz).date()
+        owners = select(User.id).where(User.timezone == tz, User.mail_overdue.is_(True))
+        claimed = db.session.execute(
+            update(Task)
+            .where(
+                Task.owner_id.in_(owners.scalar_subquery()),
+                Task.deleted_at.is_(None),
+                Task.status != Status.DONE,
+                Task.due_at < now,
+                or_(Task.overdue_reminded_on.is_(None), Task.overdue_reminded_on < today),
+            )
+            .values(overdue_reminded_on=today)
+            .returning(Task.id, Task.owner_id)
+        ).all()
+        tasks_by_owner: dict[int, list[int]] = defaultdict(list)
+        for task_id, owner_id in claimed:
+            tasks_by_owner[owner_id].append(task_id)
+        hour = now.strftime("%Y-%m-%dT%H")
+        deliveries, notifications = [], []
+        for owner, task_ids in tasks_by_owner.items():
+            key = f"overdue:{owner}:{hour}"
+            deliveries.append(_delivery(key, owner, DeliveryKind.OVERDUE, task_ids=sorted(task_ids)))
+            title = "1 task is overdue" if len(task_ids) == 1 else f"{len(task_ids)} tasks are overdue"
+            notifications.append(_notification(key, owner, title, "/tasks?due=overdue"))
+        _plan(deliveries, notifications)
+        db.session.commit()
+        planned += len(deliveries)
+    return planned
+
+
+# --- leasing deliveries to send jobs -------------------------------------------------------
+
+
+def lease_ready_deliveries(batch: int, lease: timedelta) -> Iterable[tuple[str, int]]:
+    """Lease pending deliveries whose time has come, `batch` to a token; yields (token, count)."""
+    while True:
+        now = now_utc()
+        ready = _skip_locked(
+            select(Delivery.id)
+            .where(
+                Delivery.state == DeliveryState.PENDING,
+                Delivery.not_before <= now,
+                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+            )
+            .order_by(Delivery.not_before, Delivery.id)
+            .limit(batch)
+        )
+        token = secrets.token_hex(16)
+        leased = db.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ready.scalar_subquery()),
+                Delivery.state == DeliveryState.PENDING,
+                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+            )
+            .values(lease_token=token, lease_until=now + lease)
+            .returning(Delivery.id)
+        ).all()
+        db.session.commit()
+        if not leased:
+            return
+        yield token, len(leased)
+        if len(leased) < batch:
+            return
+
+
+def dispatch_ready(enqueue) -> tuple[int, list[str]]:
+    """Lease the deliveries that are ready and enqueue one send job per lease.
+
+    `enqueue(tokens)` puts the jobs on the queue; if it fails (Redis is down), the leases simply
+    run out and a later sweep hands the deliveries out again. Returns (deliveries, tokens).
+    """
+    config = current_app.config
+    lease = timedelta(seconds=config["DELIVERY_LEASE_SECONDS"])
+    leased, tokens = 0, []
+    for token, count in lease_ready_deliveries(config["DELIVERY_BATCH"], lease):
+        tokens.append(token)
+        leased += count
+    if tokens:
+        enqueue(tokens)
+    return leased, tokens
+
+
+def sweep(now: datetime | None = None, *, enqueue) -> SweepReport:
+    """Plan everything that is due at `now`, then hand ready deliveries to send jobs.
+
+    `now` decides what is due (tests pass a clock); leases always run on the real clock.
+    """
+    now = now or now_utc()
+    report = SweepReport()
+
+    def hand_out() -> None:
+        leased, tokens = dispatch_ready(enqueue)
+        report.leased += leased
+        report.lease_tokens += tokens
+
+    batch = current_app.config["SWEEP_BATCH"]
+    while True:  # workers start on the first batch while the sweep claims the next
+        claimed = claim_due_reminders(now, batch)
+        report.reminders += claimed
+        hand_out()
+        if claimed < batch:
+            break
+    report.due_tomorrow = plan_due_tomorrow(now)
+    report.weekly_digests = plan_weekly_digests(now)
+    hand_out()
+    return report
+
+
+def failed_deliveries_count() -> int:
+    return db.session.scalar(select(func.count()).where(Delivery.state == DeliveryState.FAILED)) or 0

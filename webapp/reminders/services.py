@@ -1,0 +1,124 @@
+"""Reminders on tasks and the in-app notifications a user reads."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from flask import abort
+from sqlalchemy import func, select, update
+
+from ..access import visible_reminders
+from ..extensions import db
+from ..models import Task, User
+from ..timezones import local_to_utc, local_today, now_utc
+from .models import Notification, Reminder, ReminderState
+
+MORNING = time(9, 0)
+QUICK_CHOICES = {"30m": "In 30 minutes", "1h": "In 1 hour", "tomorrow": "Tomorrow at 09:00"}
+MAX_PENDING_PER_TASK = 20
+
+
+class ReminderError(ValueError):
+    """A reminder we cannot set; the message says why."""
+
+
+def quick_remind_at(choice: str, user: User, now: datetime | None = None) -> datetime:
+    now = now or now_utc()
+    if choice == "30m":
+        return now + timedelta(minutes=30)
+    if choice == "1h":
+        return now + timedelta(hours=1)
+    if choice == "tomorrow":
+        return local_to_utc(local_today(user.timezone, now) + timedelta(days=1), MORNING, user.timezone)
+    raise ReminderError("Choose when to be reminded.")
+
+
+def remind_at_local(day: date, at: time, user: User) -> datetime:
+    return local_to_utc(day, at, user.timezone)
+
+
+def add_reminder(task: Task, remind_at: datetime, now: datetime | None = None) -> Reminder:
+    """A new pending reminder on a task the caller already looked up through the access rule."""
+    if remind_at <= (now or now_utc()):
+        raise ReminderError("That time has already passed. Choose a time in the future.")
+    if task.done:
+        raise ReminderError("This task is done; reopen it to set a reminder.")
+    if len(pending_reminders(task)) >= MAX_PENDING_PER_TASK:
+        raise ReminderError(f"A task can have at most {MAX_PENDING_PER_TASK} reminders.")
+    reminder = Reminder(task_id=task.id, owner_id=task.owner_id, remind_at=remind_at)
+    db.session.add(reminder)
+    db.session.commit()
+    return reminder
+
+
+def pending_reminders(task: Task) -> list[Reminder]:
+    query = (
+        select(Reminder)
+        .where(Reminder.task_id == task.id, Reminder.state == ReminderState.PENDING)
+        .order_by(Reminder.remind_at, Reminder.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def reminder_or_404(user: User, reminder_id: int) -> Reminder:
+    reminder = db.session.scalar(visible_reminders(user).where(Reminder.id == reminder_id))
+    if reminder is None:
+        abort(404)
+    return reminder
+
+
+def cancel_reminder(reminder: Reminder) -> None:
+    if reminder.state == ReminderState.PENDING:
+        reminder.state = ReminderState.CANCELLED
+        db.session.commit()
+
+
+def cancel_task_reminders(task: Task) -> None:
+    """Completing or deleting a task: its pending reminders will not fire (caller commits)."""
+    db.session.execute(
+        update(Reminder)
+        .where(Reminder.task_id == task.id, Reminder.state == ReminderState.PENDING)
+        .values(state=ReminderState.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def shift_task_reminders(task: Task, delta: timedelta) -> None:
+    """The task's due time moved by `delta`: its pending reminders move with it (caller commits)."""
+    if not delta:
+        return
+    for reminder in pending_reminders(task):
+        reminder.remind_at += delta
+
+
+def unread_count(user: User) -> int:
+    query = select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    return db.session.scalar(query) or 0
+
+
+def recent_notifications(user: User, limit: int = 50) -> list[Notification]:
+    query = (
+        select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def mark_read(user: User, notification_id: int | None = None) -> None:
+    """Mark one of the user's notifications read, or all of them when no id is given."""
+    query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        query = query.where(Notification.id == notification_id)
+    db.session.execute(query.values(read_at=now_utc()).execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def notification_or_404(user: User, notification_id: int) -> Notification:
+    """One of the user's own notifications; another user's id is a 404."""
+    query = select(Notification).where(Notification.user_id == user.id, Notification.id == notification_id)
+    notification = db.session.scalar(query)
+    if notification is None:
+        abort(404)
+    return notification

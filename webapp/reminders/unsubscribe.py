@@ -1,0 +1,77 @@
+"""One-click unsubscribe: a signed link in every mail switches that kind of mail off.
+
+The token is [user_id, kind] signed with the app's SECRET_KEY (salt "unsubscribe"); it carries no
+expiry, so a link in an old mail keeps working. Every kind of mail has its own switch; switched
+off, reminders still appear in the app, they are only no longer mailed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from ..extensions import db
+from ..models import User
+
+SALT = "unsubscribe"
+# Mail kind -> the User column that switches it on or off, and what the user reads about it.
+PREFERENCES = {
+    "reminder": ("mail_reminders", "e-mails for the reminders you set on tasks"),
+    "due_tomorrow": ("mail_due_tomorrow", "the daily e-mail about tasks due tomorrow"),
+    "overdue": ("mail_overdue", "e-mails about overdue tasks"),
+    "weekly_digest": ("mail_weekly_digest", "the weekly digest e-mail"),
+}
+KINDS = tuple(PREFERENCES)
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Who a token speaks for and which mail it is about."""
+
+    user: User
+    kind: str
+
+    @property
+    def description(self) -> str:
+        return PREFERENCES[self.kind][1]
+
+    @property
+    def subscribed(self) -> bool:
+        return bool(getattr(self.user, PREFERENCES[self.kind][0]))
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def unsubscribe_token(user_id: int, kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown mail kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return _serializer().dumps([int(user_id), kind])
+
+
+def unsubscribe_url(user_id: int, kind: str) -> str:
+    """The absolute one-click link for a mail of `kind` to user `user_id` (body and List-Unsubscribe)."""
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    return f"{base}/unsubscribe/{unsubscribe_token(user_id, kind)}"
+
+
+def subscription_for(token: str) -> Subscription | None:
+    """The subscription a token names, or None for a tampered token, unknown kind or user."""
+    try:
+        user_id, kind = _serializer().loads(token)
+    except (BadSignature, TypeError, ValueError):
+        return None
+    if type(user_id) is not int or not 0 < user_id <= MAX_ID or kind not in KINDS:
+        return None
+    user = db.session.get(User, user_id)
+    return Subscription(user, kind) if user is not None else None
+
+
+def set_subscribed(subscription: Subscription, subscribed: bool) -> None:
+    """Switch that kind of mail on or off for the user."""
+    setattr(subscription.user, PREFERENCES[subscription.kind][0], subscribed)
+    db.session.commit()

@@ -1,0 +1,202 @@
+"""Reminders on a task, the notifications behind the bell, and one-click unsubscribe links."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, render_template, request, url_for
+from flask_login import current_user, login_required
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from ..access import task_or_404
+from ..extensions import csrf
+from ..formatting import local_datetime
+from ..models import Task
+from ..projects.services import assignable_projects
+from ..responses import is_safe_path, render, see_other, wants_fragment
+from ..tasks.views import safe_back
+from ..timezones import local_today
+from . import services
+from .forms import CUSTOM, ReminderForm
+from .unsubscribe import Subscription, set_subscribed, subscription_for
+
+bp = Blueprint("reminders", __name__)
+
+ID = "int(max=2147483647)"
+SECTION = "reminders/_task_reminders.html"
+NOTIFICATIONS_CHANGED = "notifications-changed"
+
+
+# --- reminders on a task -------------------------------------------------------------------------
+
+
+def _section_context(task: Task, form: ReminderForm | None = None, error: str | None = None, back=None):
+    if form is None:
+        form = ReminderForm(formdata=None, day=local_today(current_user.timezone))
+    return {
+        "task": task,
+        "reminders": services.pending_reminders(task),
+        "quick_choices": services.QUICK_CHOICES,
+        "custom": CUSTOM,
+        "reminder_form": form,
+        "reminder_error": error,
+        "back": back,
+    }
+
+
+@bp.app_template_global("task_reminders")
+@pass_context
+def task_reminders_section(context: Context, task: Task) -> Markup:
+    """The Reminders section the task and edit pages include; after a rejected plain POST the
+    page context carries the submitted form and the reason."""
+    section = _section_context(
+        task, context.get("reminder_form"), context.get("reminder_error"), context.get("back")
+    )
+    return Markup(render_template(SECTION, **section))
+
+
+def _back_to_task(task: Task) -> str:
+    target = request.form.get("next")
+    return url_for("tasks.show", task_id=task.id, next=target if is_safe_path(target) else None)
+
+
+def _reminders_changed(task: Task, message: str):
+    """htmx gets the section again (and the message in #flash); a plain form goes to the task."""
+    if wants_fragment():
+        return render(SECTION, notice=message, **_section_context(task, back=safe_back()))
+    flash(message, "success")
+    return see_other(_back_to_task(task))
+
+
+def _reminder_rejected(task: Task, form: ReminderForm, error: str | None):
+    if wants_fragment():
+        return render(SECTION, status=422, **_section_context(task, form, error, safe_back()))
+    return render(
+        "tasks/show.html",
+        status=422,
+        task=task,
+        back=safe_back(),
+        projects=assignable_projects(current_user),
+        reminder_form=form,
+        reminder_error=error,
+    )
+
+
+@bp.post(f"/tasks/<{ID}:task_id>/reminders")
+@login_required
+def add(task_id: int):
+    task = task_or_404(current_user, task_id)
+    form = ReminderForm()
+    if not form.validate_on_submit():
+        return _reminder_rejected(task, form, None)
+    try:
+        reminder = services.add_reminder(task, form.remind_at(current_user))
+    except services.ReminderError as error:
+        return _reminder_rejected(task, form, str(error))
+    return _reminders_changed(task, f"We will remind you on {local_datetime(reminder.remind_at)}.")
+
+
+@bp.post(f"/reminders/<{ID}:reminder_id>/delete")
+@login_required
+def remove(reminder_id: int):
+    reminder = services.reminder_or_404(current_user, reminder_id)
+    services.cancel_reminder(reminder)
+    return _reminders_changed(
+        reminder.task, f"Removed the reminder for {local_datetime(reminder.remind_at)}."
+    )
+
+
+# --- notifications ----------------------------------------------------------------------------------
+
+
+def _notifications_context() -> dict:
+    return {
+        "notifications": services.recent_notifications(current_user),
+        "unread_notifications": services.unread_count(current_user),
+    }
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    return render("reminders/notifications.html", "reminders/_notifications.html", **_notifications_context())
+
+
+@bp.get("/notifications/count")
+@login_required
+def notification_count():
+    """The bell's badge, polled by htmx; a browser opening the URL gets the notifications page."""
+    if not wants_fragment():
+        return notifications()
+    response = render("reminders/_bell_badge.html", unread_notifications=services.unread_count(current_user))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _notifications_changed(message: str):
+    """htmx gets the list again and a signal for the bell to refresh; a plain form a redirect."""
+    if wants_fragment():
+        response = render("reminders/_notifications.html", **_notifications_context())
+        response.headers["HX-Trigger"] = NOTIFICATIONS_CHANGED
+        return response
+    flash(message, "success")
+    return see_other(url_for("reminders.notifications"))
+
+
+@bp.post(f"/notifications/<{ID}:notification_id>/read")
+@login_required
+def mark_read(notification_id: int):
+    notification = services.notification_or_404(current_user, notification_id)
+    services.mark_read(current_user, notification.id)
+    return _notifications_changed(f"Marked “{notification.title}” as read.")
+
+
+@bp.post("/notifications/read")
+@login_required
+def mark_all_read():
+    services.mark_read(current_user)
+    return _notifications_changed("All notifications are marked as read.")
+
+
+# --- one-click unsubscribe ------------------------------------------------------------------------
+
+
+def _unsubscribed_page(token: str):
+    """Switch the mail off (no login needed) and say so; a bad link is a clear 404 page."""
+    subscription = subscription_for(token)
+    if subscription is None:
+        return render("reminders/unsubscribe_invalid.html", status=404)
+    set_subscribed(subscription, False)
+    return render(
+        "reminders/unsubscribe.html",
+        subscription=subscription,
+        token=token,
+        is_owner=_is_owner(subscription),
+    )
+
+
+def _is_owner(subscription: Subscription) -> bool:
+    return current_user.is_authenticated and current_user.id == subscription.user.id
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe(token: str):
+    return _unsubscribed_page(token)
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt
+def unsubscribe_one_click(token: str):
+    """RFC 8058: mail clients POST "List-Unsubscribe=One-Click" here, without a CSRF token."""
+    return _unsubscribed_page(token)
+
+
+@bp.post("/unsubscribe/<token>/resubscribe")
+@login_required
+def resubscribe(token: str):
+    subscription = subscription_for(token)
+    if subscription is None or not _is_owner(subscription):
+        abort(404)
+    set_subscribed(subscription, True)
+    flash(f"You will get {subscription.description} again.", "success")
+    return see_other(url_for("auth.profile"))
