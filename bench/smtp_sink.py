@@ -7,6 +7,7 @@ It can be told to hold the next message before accepting it (a worker killed the
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
+
+MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,11 @@ class SmtpSink:
         with self._lock:
             if self._refusals:
                 return self._refusals.pop(0)
+        if not self._keep_bodies:  # benchmarks: only what counting needs, cheaply
+            found = MESSAGE_ID.search(envelope.content)
+            message_id = found.group(1).decode() if found else ""
+            self.received.append(Received(message_id, ",".join(envelope.rcpt_tos), "", {}, "", time.time()))
+            return "250 Message accepted"
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         body = parsed.get_body(preferencelist=("plain",)) if self._keep_bodies else None
         self.received.append(

@@ -8,6 +8,7 @@ a whole batch and sorts failures into transient (try again later) and permanent 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -18,20 +19,30 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.parser import BytesParser
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app
 
 SMTP_TIMEOUT_SECONDS = 10
+UTF8 = Charset("utf-8")
+UTF8.body_encoding = QP  # bodies stay readable in the raw message
 OUTBOX_NAME = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{12}\.eml$")
 
 
 def message_id_for(key: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@tasklane>"
+
+
+def _header(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
 
 
 def build_message(
@@ -42,18 +53,22 @@ def build_message(
     html: str | None = None,
     key: str,
     headers: dict[str, str] | None = None,
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = current_app.config["MAIL_FROM"]
+) -> Message:
+    """A MIME message (UTF-8, quoted-printable). Built with the compat32 classes: the modern
+    Message re-parses every header and was four to five times slower per mail."""
+    message: Message = MIMEText(text, "plain", UTF8)
+    if html is not None:
+        alternative = MIMEMultipart("alternative")
+        alternative.attach(message)
+        alternative.attach(MIMEText(html, "html", UTF8))
+        message = alternative
+    message["From"] = _header(current_app.config["MAIL_FROM"])
     message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Subject"] = _header(subject)
+    message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id_for(key)
     for name, value in (headers or {}).items():
         message[name] = value
-    message.set_content(text)
-    if html is not None:
-        message.add_alternative(html, subtype="html")
     return message
 
 
@@ -73,6 +88,12 @@ class PermanentMailError(Exception):
     """Trying again will not help: a 5xx reply such as an unknown recipient."""
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """Built once per process: loading the CA store took ~17 ms, once per send job."""
+    return ssl.create_default_context()
+
+
 class SMTPMailer:
     """Sends over one SMTP connection, opened on first use and reopened after it drops."""
 
@@ -86,20 +107,20 @@ class SMTPMailer:
 
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is None:
-            parts, context = self._parts, ssl.create_default_context()
+            parts = self._parts
             host, timeout = parts.hostname or "localhost", SMTP_TIMEOUT_SECONDS
             if parts.scheme == "smtps":
-                smtp = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout, context=context)
+                smtp = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout, context=_tls())
             else:
                 smtp = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
             if self._starttls and parts.scheme == "smtp":
-                smtp.starttls(context=context)
+                smtp.starttls(context=_tls())
             if parts.username:
                 smtp.login(unquote(parts.username), unquote(parts.password or ""))
             self._smtp = smtp
         return self._smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         try:
             self._connection().send_message(message)
         except smtplib.SMTPRecipientsRefused as error:
@@ -134,7 +155,7 @@ class OutboxMailer:
     def __init__(self, outbox: Path):
         self._outbox = outbox
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         _write_to_outbox(message, self._outbox, message["Message-ID"])
 
     def close(self) -> None:
@@ -151,7 +172,7 @@ def open_mailer() -> Iterator[SMTPMailer | OutboxMailer]:
         mailer.close()
 
 
-def _write_to_outbox(message: EmailMessage, outbox: Path, key: str) -> Path:
+def _write_to_outbox(message: Message, outbox: Path, key: str) -> Path:
     """Write atomically (temp file, then rename) so a reader never sees half a message."""
     outbox.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Response, make_response, redirect, render_template
+from flask import Response, make_response, redirect, render_template, request, url_for
 
 from .extensions import htmx
 
@@ -39,3 +39,9 @@ def is_safe_path(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
+
+
+def safe_back(default: str | None = None) -> str:
+    """Where a plain POST returns to: the `next` field when it is a path on this site."""
+    target = request.form.get("next") or request.args.get("next")
+    return target if is_safe_path(target) else default or url_for("tasks.index")

@@ -162,6 +162,17 @@ def _owners_with_open_tasks_due(user_ids: list[int], start: datetime, end: datet
     return owners
 
 
+def _plan_for_each(user_ids: list[int], kind: DeliveryKind, key: str, title: str, url: str, **payload) -> int:
+    """One mail and one notification for each user (`key` has a {} for the user id); commits."""
+    keys = [(key.format(user_id), user_id) for user_id in user_ids]
+    _plan(
+        [_delivery(each, user_id, kind, **payload) for each, user_id in keys],
+        [_notification(each, user_id, title, url) for each, user_id in keys],
+    )
+    db.session.commit()
+    return len(keys)
+
+
 def plan_due_tomorrow(now: datetime) -> int:
     """From 09:00 local, one mail per user listing tomorrow's open tasks (none if nothing is due)."""
     planned = 0
@@ -172,13 +183,14 @@ def plan_due_tomorrow(now: datetime) -> int:
         users = _claim_users(User.due_tomorrow_planned_on, User.mail_due_tomorrow.is_(True), tz, local.date())
         tomorrow = local.date() + timedelta(days=1)
         owners = sorted(_owners_with_open_tasks_due(users, *local_day_bounds(tomorrow, tz)))
-        key = "due-tomorrow:{}:" + tomorrow.isoformat()
-        _plan(
-            [_delivery(key.format(u), u, DeliveryKind.DUE_TOMORROW, day=tomorrow) for u in owners],
-            [_notification(key.format(u), u, "Tasks due tomorrow", "/tasks?due=week") for u in owners],
+        planned += _plan_for_each(
+            owners,
+            DeliveryKind.DUE_TOMORROW,
+            f"due-tomorrow:{{}}:{tomorrow}",
+            "Tasks due tomorrow",
+            "/tasks?due=week",
+            day=tomorrow,
         )
-        db.session.commit()
-        planned += len(owners)
     return planned
 
 
@@ -191,13 +203,14 @@ def plan_weekly_digests(now: datetime) -> int:
         if not _in_catch_up(now, local_to_utc(monday, WEEKLY_DIGEST_AT, tz)):
             continue
         users = _claim_users(User.digest_planned_on, User.mail_weekly_digest.is_(True), tz, monday)
-        key = "weekly-digest:{}:" + monday.isoformat()
-        _plan(
-            [_delivery(key.format(u), u, DeliveryKind.WEEKLY_DIGEST, week_start=monday) for u in users],
-            [_notification(key.format(u), u, "Your weekly digest", "/") for u in users],
+        planned += _plan_for_each(
+            users,
+            DeliveryKind.WEEKLY_DIGEST,
+            f"weekly-digest:{{}}:{monday}",
+            "Your weekly digest",
+            "/",
+            week_start=monday,
         )
-        db.session.commit()
-        planned += len(users)
     return planned
 
 

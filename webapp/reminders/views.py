@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, render_template, request, url_for
+from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user, login_required
-from jinja2 import pass_context
-from jinja2.runtime import Context
-from markupsafe import Markup
 
 from ..access import task_or_404
 from ..extensions import csrf
 from ..formatting import local_datetime
 from ..models import Task
 from ..projects.services import assignable_projects
-from ..responses import is_safe_path, render, see_other, wants_fragment
-from ..tasks.views import safe_back
+from ..responses import is_safe_path, render, safe_back, see_other, wants_fragment
 from ..timezones import local_today
 from . import services
 from .forms import CUSTOM, ReminderForm
@@ -30,29 +26,17 @@ NOTIFICATIONS_CHANGED = "notifications-changed"
 # --- reminders on a task -------------------------------------------------------------------------
 
 
-def _section_context(task: Task, form: ReminderForm | None = None, error: str | None = None, back=None):
+def reminders_section(task: Task, form: ReminderForm | None = None, error: str | None = None) -> dict:
+    """What the Reminders section of the task and edit pages shows (SECTION, included there)."""
     if form is None:
         form = ReminderForm(formdata=None, day=local_today(current_user.timezone))
     return {
-        "task": task,
         "reminders": services.pending_reminders(task),
         "quick_choices": services.QUICK_CHOICES,
         "custom": CUSTOM,
         "reminder_form": form,
         "reminder_error": error,
-        "back": back,
     }
-
-
-@bp.app_template_global("task_reminders")
-@pass_context
-def task_reminders_section(context: Context, task: Task) -> Markup:
-    """The Reminders section the task and edit pages include; after a rejected plain POST the
-    page context carries the submitted form and the reason."""
-    section = _section_context(
-        task, context.get("reminder_form"), context.get("reminder_error"), context.get("back")
-    )
-    return Markup(render_template(SECTION, **section))
 
 
 def _back_to_task(task: Task) -> str:
@@ -63,22 +47,23 @@ def _back_to_task(task: Task) -> str:
 def _reminders_changed(task: Task, message: str):
     """htmx gets the section again (and the message in #flash); a plain form goes to the task."""
     if wants_fragment():
-        return render(SECTION, notice=message, **_section_context(task, back=safe_back()))
+        return render(SECTION, notice=message, task=task, back=safe_back(), **reminders_section(task))
     flash(message, "success")
     return see_other(_back_to_task(task))
 
 
 def _reminder_rejected(task: Task, form: ReminderForm, error: str | None):
     if wants_fragment():
-        return render(SECTION, status=422, **_section_context(task, form, error, safe_back()))
+        return render(
+            SECTION, status=422, task=task, back=safe_back(), **reminders_section(task, form, error)
+        )
     return render(
         "tasks/show.html",
         status=422,
         task=task,
         back=safe_back(),
         projects=assignable_projects(current_user),
-        reminder_form=form,
-        reminder_error=error,
+        **reminders_section(task, form, error),
     )
 
 

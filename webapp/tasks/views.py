@@ -9,7 +9,8 @@ from ..access import project_or_404, task_or_404
 from ..models import Project, Task
 from ..projects.forms import ProjectForm
 from ..projects.services import ProjectConflict, assignable_projects, projects_of
-from ..responses import is_safe_path, render, see_other, wants_fragment
+from ..reminders.views import reminders_section
+from ..responses import render, safe_back, see_other, wants_fragment
 from ..timezones import now_utc
 from . import services
 from .forms import NewTaskForm, TaskForm
@@ -23,12 +24,6 @@ UNDO_KEY = "undo_task_id"
 @bp.app_template_filter("overdue")
 def is_overdue(task: Task) -> bool:
     return task.due_at is not None and not task.done and task.due_at < now_utc()
-
-
-def safe_back(default: str | None = None) -> str:
-    """Where a plain POST returns to: the `next` field when it is a path on this site."""
-    target = request.form.get("next") or request.args.get("next")
-    return target if is_safe_path(target) else default or url_for("tasks.index")
 
 
 def render_task_list(
@@ -127,12 +122,19 @@ def show(task_id: int):
         task=task,
         back=safe_back(),
         projects=assignable_projects(current_user),
+        **reminders_section(task),
     )
 
 
 def _edit_page(task: Task, form: TaskForm, *, status: int = 200):
     return render(
-        "tasks/edit.html", "tasks/_edit_row.html", status=status, task=task, form=form, back=safe_back()
+        "tasks/edit.html",
+        "tasks/_edit_row.html",
+        status=status,
+        task=task,
+        form=form,
+        back=safe_back(),
+        **reminders_section(task),
     )
 
 
