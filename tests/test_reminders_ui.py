@@ -367,7 +367,8 @@ def test_the_bell_count_fragment_shows_the_unread_count(client, user):
     assert response.status_code == 200
     assert "<html" not in body
     assert body.lstrip().startswith('<span id="notification-count"')
-    assert re.sub(r"<[^>]+>", "", body).strip() == ", 3 unread"
+    assert '<span class="visually-hidden">Notifications, 3 unread</span>' in body
+    assert '<span class="bell-pill" aria-hidden="true">3</span>' in body
     assert "load," not in body  # a swapped-in badge must not ask again at once
     assert 'hx-trigger="every 30s, notifications-changed from:body"' in body
     assert response.headers["Cache-Control"] == "no-store"
@@ -378,8 +379,8 @@ def test_the_bell_count_is_empty_with_nothing_unread(client, user):
 
     body = _text(client.get("/notifications/count", headers=HTMX))
 
-    assert "is-empty" in body
-    assert "unread" not in body
+    assert '<span class="visually-hidden">Notifications</span>' in body
+    assert "bell-pill" not in body and "unread" not in body
 
 
 def test_opening_the_count_url_in_a_browser_shows_the_notifications_page(client, user):

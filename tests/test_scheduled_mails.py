@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from webapp.extensions import db
 from webapp.models import Task
 from webapp.reminders.models import Delivery, DeliveryKind, Notification
 from webapp.tasks.services import create_task, toggle_done
-from webapp.timezones import END_OF_DAY, local_to_utc
+from webapp.timezones import END_OF_DAY, local_to_utc, monday_of
 
 
 def task_due(user, title: str, day: date, *, done: bool = False) -> Task:
@@ -70,7 +70,7 @@ def test_the_due_tomorrow_mail_comes_every_day_and_not_when_nothing_is_due(smtp_
     user = make_user(timezone="Europe/Paris")
     task_due(user, "Dentist", date(2026, 11, 25))
     for day in (date(2026, 11, 24), date(2026, 11, 25)):
-        run_sweep(local_to_utc(day, datetime.min.time().replace(hour=9), "Europe/Paris"))
+        run_sweep(local_to_utc(day, time(9, 0), "Europe/Paris"))
     run_jobs()
     assert [mail.subject for mail in smtp_sink.received] == ["Due tomorrow: 1 task"]
     assert count(Notification) == 1
@@ -96,7 +96,7 @@ def test_switched_off_mails_are_not_planned(smtp_sink, app, run_jobs):
 
 
 def test_the_weekly_digest_goes_on_monday_at_eight_local_once(smtp_sink, app, run_jobs):
-    user = make_user(timezone="America/New_York")
+    user = make_user(timezone="America/New_York", digest_planned_on=None)  # an account from before
     finished = task_due(user, "Ship the release", date(2026, 11, 20))
     finished.status, finished.completed_at = "done", utc(2026, 11, 20, 15, 0)  # Friday last week
     db.session.commit()
@@ -137,3 +137,13 @@ def test_an_overdue_task_is_mentioned_at_most_once_a_day(smtp_sink, app, run_job
         "Overdue: 2 tasks",
     ]
     assert late.title in smtp_sink.received[1].text
+
+
+def test_a_new_account_gets_its_first_digest_the_next_monday(smtp_sink, app):
+    user = make_user(timezone="UTC")
+    this_monday = monday_of(datetime.now(UTC).date())
+    run_sweep(datetime.combine(this_monday, time(8, 30), UTC))
+    assert planned(DeliveryKind.WEEKLY_DIGEST) == [], "no digest of a week before the account existed"
+    next_monday = this_monday + timedelta(days=7)
+    run_sweep(datetime.combine(next_monday, time(8, 30), UTC))
+    assert planned(DeliveryKind.WEEKLY_DIGEST) == [f"weekly-digest:{user.id}:{next_monday}"]

@@ -52,7 +52,16 @@ def _commands(port: str) -> dict[str, list[str]]:
             "wsgi:app",
         ],
         "worker": [python, "-m", "flask", "--app", "wsgi", "worker"],
-        "scheduler": [python, "-m", "flask", "--app", "wsgi", "scheduler"],
+        "scheduler": [
+            python,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "scheduler",
+            "--interval",
+            os.environ.get("SCHEDULER_INTERVAL", "30"),
+        ],
     }
 
 

@@ -52,3 +52,7 @@ def local_day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
 
 def local_today(tz_name: str, now: datetime | None = None) -> date:
     return to_local(now or now_utc(), tz_name).date()
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())

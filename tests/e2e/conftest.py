@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD, require
 
@@ -86,10 +87,11 @@ def stop_with_ctrl_c(process: subprocess.Popen, timeout: float = 15) -> float:
 
 
 class LiveServer:
-    def __init__(self, url: str, instance: Path, process: subprocess.Popen):
+    def __init__(self, url: str, instance: Path, process: subprocess.Popen, env: dict):
         self.url = url
         self.instance = instance
         self.process = process
+        self.env = env  # what its processes run with, for a command against the same instance
 
     @property
     def outbox(self) -> Path:
@@ -108,12 +110,13 @@ def live_server(tmp_path_factory, redis_url):
         "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/5",
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
+        "SCHEDULER_INTERVAL": "5",  # the every-minute sweep starts within 5 s, not 30 s
     }
     env.pop("DATABASE_URL", None)
     env.pop("MAIL_URL", None)
     log = (instance / "server.log").open("w")
     process = start_devserver(env, stdout=log)
-    server = LiveServer(f"http://127.0.0.1:{port}", instance, process)
+    server = LiveServer(f"http://127.0.0.1:{port}", instance, process, env)
     try:
         _wait_for(server.url + "/login", process)
     except RuntimeError:
@@ -187,3 +190,15 @@ def sign_up(page, email: str, name: str = "Grace", password: str = PASSWORD) -> 
     page.get_by_label("Your name").fill(name)
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url(re.compile(r"/$"))
+
+
+def look(page, name: str) -> None:
+    """Check the page with axe-core, then keep a screenshot of it to look at."""
+    check_accessibility(page)
+    screenshot(page, name)
+
+
+def add_task(page, title: str) -> None:
+    page.get_by_label("New task").fill(title)
+    page.get_by_role("button", name="Add task").click()
+    expect(page.locator("#task-rows").get_by_role("link", name=title, exact=True)).to_be_visible()

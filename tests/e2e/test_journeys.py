@@ -9,37 +9,26 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import check_accessibility, screenshot, sign_up
+from tests.e2e.conftest import add_task, look, sign_up
 
 pytestmark = pytest.mark.e2e
-
-
-def _look(page, name: str) -> None:
-    check_accessibility(page)
-    screenshot(page, name)
-
-
-def _add_task(page, title: str) -> None:
-    page.get_by_label("New task").fill(title)
-    page.get_by_role("button", name="Add task").click()
-    expect(page.locator("#task-rows").get_by_role("link", name=title, exact=True)).to_be_visible()
 
 
 def test_new_user_signs_up_adds_completes_edits_and_finds_tasks(new_page):
     page = new_page(timezone_id="America/New_York")
     page.goto("/signup")
     expect(page.get_by_label("Time zone")).to_have_value("America/New_York")
-    _look(page, "signup")
+    look(page, "signup")
 
     sign_up(page, "grace@example.com", "Grace")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
-    _look(page, "dashboard-empty")
+    look(page, "dashboard-empty")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Tasks").click()
     expect(page.get_by_text("No tasks yet")).to_be_visible()
     page.evaluate("window.stillTheSamePage = true")
     for title in ("Buy oat milk", "Write the quarterly report", "Call the plumber"):
-        _add_task(page, title)
+        add_task(page, title)
     expect(page.get_by_text("No tasks yet")).to_be_hidden()
     assert page.evaluate("window.stillTheSamePage"), "adding tasks reloaded the page instead of swapping rows"
 
@@ -52,7 +41,7 @@ def test_new_user_signs_up_adds_completes_edits_and_finds_tasks(new_page):
     page.get_by_label("Priority").select_option(label="Urgent")
     page.get_by_label("Due date").fill("2031-03-14")
     page.get_by_label("Tags").fill("work, finance")
-    _look(page, "task-edit-inline")
+    look(page, "task-edit-inline")
     page.get_by_role("button", name="Save Write the quarterly report").click()
     row = page.locator(".task-row", has_text="Write the quarterly report")
     expect(row).to_contain_text("Urgent")
@@ -63,44 +52,44 @@ def test_new_user_signs_up_adds_completes_edits_and_finds_tasks(new_page):
     expect(page.locator("#task-rows")).to_contain_text("Write the quarterly report")
     expect(page).to_have_url(re.compile(r"q=quart"))
     assert page.evaluate("window.stillTheSamePage"), "search reloaded the page"
-    _look(page, "tasks-search")
+    look(page, "tasks-search")
 
     page.get_by_label("Search").fill("finance")
     expect(page.locator("#task-rows .task-row")).to_have_count(1)
     page.get_by_label("Search").fill("")
     expect(page.locator("#task-rows .task-row")).to_have_count(3)
-    _look(page, "tasks")
+    look(page, "tasks")
     page.set_viewport_size({"width": 390, "height": 844})
-    _look(page, "tasks-phone")
+    look(page, "tasks-phone")
     page.set_viewport_size({"width": 1200, "height": 850})
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
-    _look(page, "projects")
+    look(page, "projects")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
     expect(page.locator("main")).to_contain_text("Done")
-    _look(page, "dashboard")
+    look(page, "dashboard")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Grace").click()
-    _look(page, "profile")
+    look(page, "profile")
 
 
 def test_password_reset_through_the_mail_in_the_outbox(page, live_server):
     sign_up(page, "ada@example.com", "Ada")
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(re.compile(r"/login$"))
-    _look(page, "login")
+    look(page, "login")
 
     page.get_by_role("link", name="Forgot your password?").click()
     page.get_by_label("E-mail").fill("ada@example.com")
     page.get_by_role("button", name="Send reset link").click()
     expect(page.locator("main")).to_contain_text("If an account exists for that address")
-    _look(page, "reset-requested")
+    look(page, "reset-requested")
 
     _open_newest_mail_to(page, "ada@example.com")
-    _look(page, "outbox-message")
+    look(page, "outbox-message")
     page.locator("main a[href*='/reset/']").click()
     page.get_by_label("New password", exact=True).fill("a brand new passphrase")
     page.get_by_label("Repeat the password").fill("a brand new passphrase")
-    _look(page, "reset-confirm")
+    look(page, "reset-confirm")
     page.get_by_role("button", name="Set new password").click()
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("Ada")
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import PasswordResetToken, User, UserSession
 from ..projects.services import ensure_inbox
-from ..timezones import now_utc
+from ..timezones import local_today, monday_of, now_utc
 
 # The User columns that switch the scheduled mails on or off (profile and unsubscribe links).
 MAIL_PREFERENCES = ("mail_reminders", "mail_due_tomorrow", "mail_overdue", "mail_weekly_digest")
@@ -60,6 +60,8 @@ def create_account(email: str, password: str, display_name: str, timezone: str) 
         password_hash=hash_password(password),
         display_name=display_name.strip(),
         timezone=timezone,
+        # The first weekly digest comes next Monday, not for a week before the account existed.
+        digest_planned_on=monday_of(local_today(timezone)),
     )
     db.session.add(user)
     try:

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import Status, Task, User
-from ..timezones import local_day_bounds, local_to_utc, now_utc, to_local
+from ..timezones import local_day_bounds, local_to_utc, monday_of, now_utc, to_local
 from .models import Delivery, DeliveryKind, DeliveryState, Notification, Reminder, ReminderState
 
 DUE_TOMORROW_AT = time(9, 0)
@@ -199,7 +199,7 @@ def plan_weekly_digests(now: datetime) -> int:
     planned = 0
     for tz in _zones_in_use():
         local = to_local(now, tz)
-        monday = local.date() - timedelta(days=local.weekday())
+        monday = monday_of(local.date())
         if not _in_catch_up(now, local_to_utc(monday, WEEKLY_DIGEST_AT, tz)):
             continue
         users = _claim_users(User.digest_planned_on, User.mail_weekly_digest.is_(True), tz, monday)

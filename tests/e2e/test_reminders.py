@@ -1,0 +1,190 @@
+"""Reminders in a real browser on the real stack: the scheduler, the worker and the outbox."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ROOT, add_task, look, sign_up
+
+pytestmark = pytest.mark.e2e
+
+BERLIN = ZoneInfo("Europe/Berlin")
+MAIL_TIMEOUT = 150  # a reminder in ≤ 2 minutes, the every-minute sweep, then the send job
+BELL_TIMEOUT = 45_000  # the bell polls every 30 s
+
+
+def _open_task(page, title: str) -> int:
+    """From the task list to the task's own page; returns the task id."""
+    page.locator("#task-rows").get_by_role("link", name=title, exact=True).click()
+    page.wait_for_url(re.compile(r"/tasks/\d+"))
+    expect(page.get_by_role("heading", name="Reminders")).to_be_visible()
+    return int(re.search(r"/tasks/(\d+)", page.url).group(1))
+
+
+def _reminders(page):
+    return page.locator("section.reminders")
+
+
+def _next_whole_minute(zone: ZoneInfo, at_least: timedelta = timedelta(seconds=50)) -> datetime:
+    """The first whole minute on the local clock that is at least `at_least` from now."""
+    soon = datetime.now(zone) + at_least
+    return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def _open_mail(page, address: str, subject: str, timeout: float) -> None:
+    """Poll the outbox page until a mail to `address` with `subject` is there, then open it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page.goto("/outbox")
+        row = page.locator("tr", has_text=address).filter(has_text=subject)
+        if row.count():
+            row.first.get_by_role("link", name=subject).click()
+            return
+        time.sleep(1)
+    raise AssertionError(f"no mail “{subject}” to {address} reached the outbox within {timeout} s")
+
+
+def _unsubscribe_url(live_server, email: str, kind: str) -> str:
+    """The link a mail of `kind` to `email` carries, made by the app's own code on its instance."""
+    script = (
+        "import sys\n"
+        "from sqlalchemy import select\n"
+        "from webapp import create_app\n"
+        "from webapp.extensions import db\n"
+        "from webapp.models import User\n"
+        "from webapp.reminders.unsubscribe import unsubscribe_url\n"
+        "with create_app().app_context():\n"
+        "    user_id = db.session.scalar(select(User.id).where(User.email == sys.argv[1]))\n"
+        "    print(unsubscribe_url(user_id, sys.argv[2]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, email, kind],
+        cwd=ROOT,
+        env=live_server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_a_reminder_set_in_a_minute_arrives_by_mail_and_in_the_bell(new_page, live_server):
+    page = new_page(timezone_id="Europe/Berlin")
+    sign_up(page, "rosa@example.com", "Rosa")
+    page.goto("/tasks")
+    add_task(page, "Call the dentist")
+    task_id = _open_task(page, "Call the dentist")
+    expect(_reminders(page)).to_contain_text("No reminders set.")
+    expect(_reminders(page)).to_contain_text("Times are in your time zone, Europe/Berlin.")
+
+    remind_at = _next_whole_minute(BERLIN)
+    _reminders(page).get_by_label("Remind me on").fill(remind_at.strftime("%Y-%m-%d"))
+    _reminders(page).get_by_label("at", exact=True).fill(remind_at.strftime("%H:%M"))
+    page.evaluate("window.stillTheSamePage = true")
+    _reminders(page).get_by_role("button", name="Add reminder").click()
+    listed = remind_at.strftime("%a %d %b %Y, %H:%M")
+    expect(_reminders(page).get_by_role("listitem")).to_have_text(re.compile(re.escape(listed)))
+    expect(page.locator("#flash")).to_contain_text(f"We will remind you on {listed}.")
+    look(page, "task-reminders")
+
+    mail = page.context.new_page()
+    _open_mail(mail, "rosa@example.com", "Reminder: Call the dentist", MAIL_TIMEOUT)
+    body = mail.locator("pre.outbox-body")
+    expect(body).to_contain_text("Call the dentist")
+    expect(body.locator(f"a[href='{live_server.url}/tasks/{task_id}']")).to_have_count(1)
+    expect(body.locator(f"a[href^='{live_server.url}/unsubscribe/']")).to_have_count(1)
+    look(mail, "reminder-mail")
+    # The sweep that planned the reminder planned any other notification due (the weekly digest
+    # on a Monday) before the mail went out: the count now includes the reminder's.
+    mail.goto("/notifications")
+    unread = int(re.match(r"\d+", mail.get_by_role("heading", name=re.compile("unread$")).inner_text())[0])
+    mail.close()
+
+    # Chromium puts a space before the comma: the badge's hidden text is a separate box.
+    bell = page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Notifications"))
+    expect(bell).to_have_accessible_name(f"Notifications, {unread} unread", timeout=BELL_TIMEOUT)
+    expect(page.locator("#notification-count")).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage"), (
+        "the bell reloaded the page instead of swapping its badge"
+    )
+
+    bell.click()
+    page.wait_for_url(re.compile(r"/notifications$"))
+    notification = page.locator(".notification", has_text="Reminder: Call the dentist")
+    expect(notification).to_contain_text("New")
+    expect(page.get_by_role("heading", name=f"{unread} unread")).to_be_visible()
+    look(page, "notifications")
+
+    page.get_by_role("button", name="Mark all as read").click()
+    expect(page.get_by_role("heading", name="Nothing unread")).to_be_visible()
+    expect(notification).not_to_contain_text("New")
+    expect(page.locator("#notification-count")).to_be_hidden()
+    expect(bell).to_have_accessible_name("Notifications")
+    notification.get_by_role("link", name="Reminder: Call the dentist").click()
+    expect(page).to_have_url(re.compile(rf"/tasks/{task_id}$"))
+
+
+def test_profile_mail_preferences_and_one_click_unsubscribe(new_page, live_server):
+    page = new_page(timezone_id="Europe/Berlin")
+    sign_up(page, "milo@example.com", "Milo")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Milo").click()
+    preferences = page.get_by_role("group", name="E-mails")
+    boxes = preferences.get_by_role("checkbox")
+    expect(boxes).to_have_count(4)
+    for box in boxes.all():
+        expect(box).to_be_checked()
+
+    digest = page.get_by_label("E-mail me a weekly digest (Mondays, 08:00)")
+    digest.uncheck()
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.locator("#flash")).to_contain_text("Your profile is saved.")
+    page.reload()
+    expect(page.get_by_label("E-mail me a weekly digest (Mondays, 08:00)")).not_to_be_checked()
+    expect(page.get_by_label("E-mail me about overdue tasks (at most once a day per task)")).to_be_checked()
+    look(page, "profile-mails")
+
+    page.goto(_unsubscribe_url(live_server, "milo@example.com", "overdue"))
+    expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("You will no longer get e-mails about overdue tasks.")
+    look(page, "unsubscribe")
+    page.goto("/profile")
+    expect(
+        page.get_by_label("E-mail me about overdue tasks (at most once a day per task)")
+    ).not_to_be_checked()
+
+    page.go_back()
+    page.get_by_role("button", name="Switch it back on").click()
+    expect(page).to_have_url(re.compile(r"/profile$"))
+    expect(page.locator("#flash")).to_contain_text("You will get e-mails about overdue tasks again.")
+    expect(page.get_by_label("E-mail me about overdue tasks (at most once a day per task)")).to_be_checked()
+    expect(page.get_by_label("E-mail me a weekly digest (Mondays, 08:00)")).not_to_be_checked()
+
+
+def test_reminders_work_with_javascript_off(new_page):
+    page = new_page(java_script_enabled=False)
+    sign_up(page, "nojs-reminders@example.com", "Noor")
+    page.goto("/tasks")
+    page.get_by_label("New task").fill("Book the train")
+    page.get_by_role("button", name="Add task").click()
+    page.get_by_role("link", name="Book the train", exact=True).click()
+    page.wait_for_url(re.compile(r"/tasks/\d+"))
+    expect(_reminders(page)).to_contain_text("No reminders set.")
+
+    _reminders(page).get_by_role("button", name="In 30 minutes").click()
+    expect(page).to_have_url(re.compile(r"/tasks/\d+"))
+    expect(page.locator("#flash")).to_contain_text("We will remind you on")
+    expect(_reminders(page).get_by_role("listitem")).to_have_count(1)
+
+    _reminders(page).get_by_role("button", name=re.compile("^Remove the reminder on")).click()
+    expect(page.locator("#flash")).to_contain_text("Removed the reminder for")
+    expect(_reminders(page).get_by_role("listitem")).to_have_count(0)
+    expect(_reminders(page)).to_contain_text("No reminders set.")
