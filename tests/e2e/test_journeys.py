@@ -105,10 +105,8 @@ def test_every_step_works_with_javascript_off(new_page):
     page = new_page(java_script_enabled=False)
     sign_up(page, "nojs@example.com", "Lin")
     page.goto("/tasks")
-    page.get_by_label("New task").fill("Water the plants")
-    page.get_by_role("button", name="Add task").click()
-    page.get_by_label("New task").fill("Renew passport")
-    page.get_by_role("button", name="Add task").click()
+    add_task(page, "Water the plants")
+    add_task(page, "Renew passport")
     expect(page.locator(".task-row")).to_have_count(2)
 
     done = page.get_by_role("button", name="Done: Water the plants")

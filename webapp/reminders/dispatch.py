@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -325,7 +325,3 @@ def sweep(now: datetime | None = None, *, enqueue) -> SweepReport:
     report.weekly_digests = plan_weekly_digests(now)
     hand_out()
     return report
-
-
-def failed_deliveries_count() -> int:
-    return db.session.scalar(select(func.count()).where(Delivery.state == DeliveryState.FAILED)) or 0
