@@ -289,6 +289,16 @@ def test_using_the_app_keeps_a_session_alive(app, client, user):
     assert row.expires_at > now_utc() + idle - timedelta(minutes=1)
 
 
+def test_the_bell_polling_in_an_open_tab_does_not_keep_an_idle_session_alive(client, user):
+    soon = now_utc() + timedelta(hours=1)
+    db.session.execute(db.update(UserSession).values(expires_at=soon))
+    db.session.commit()
+    response = client.get("/notifications/count", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    [row] = db.session.scalars(select(UserSession).execution_options(populate_existing=True))
+    assert row.expires_at == soon
+
+
 def test_changing_the_password_logs_out_other_devices_but_not_this_one(app, client, auth, user):
     laptop = app.test_client()
     AuthActions(laptop).login(remember=True)

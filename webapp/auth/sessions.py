@@ -21,6 +21,8 @@ from ..timezones import now_utc
 from .services import token_hash
 
 SLIDE_EVERY = timedelta(minutes=5)
+# Requests a page makes by itself (the bell's poll): they must not keep an idle session alive.
+BACKGROUND_ENDPOINTS = frozenset({"reminders.notification_count"})
 
 
 def _idle() -> timedelta:
@@ -67,7 +69,8 @@ def load_session_user(token: str) -> User | None:
     now = now_utc()
     if row is None or row.expires_at <= now:
         return None
-    if not row.remember and row.expires_at < now + _idle() - SLIDE_EVERY:
+    idle_expiry_due = row.expires_at < now + _idle() - SLIDE_EVERY
+    if not row.remember and idle_expiry_due and request.endpoint not in BACKGROUND_ENDPOINTS:
         row.expires_at = now + _idle()
         db.session.commit()
     user = row.user
