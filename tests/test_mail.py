@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from bench.smtp_sink import free_port
 from webapp.mail import TransientMailError, outbox_messages, send_mail
 
 
@@ -24,12 +24,6 @@ class Inbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server():
     inbox = Inbox()
@@ -41,7 +35,7 @@ def smtp_server():
     controller = Controller(
         inbox,
         hostname="127.0.0.1",
-        port=_free_port(),
+        port=free_port(),
         authenticator=authenticate,
         auth_require_tls=False,
     )

@@ -20,15 +20,17 @@ def _dev_secret_key() -> str:
     return path.read_text().strip()
 
 
+def sqlalchemy_url(url: str) -> str:
+    """A database URL as SQLAlchemy wants it: PostgreSQL through psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
 def _database_url() -> str:
     url = os.environ.get("DATABASE_URL")
-    if not url:
-        return f"sqlite:///{INSTANCE_DIR / 'tasklane.db'}"
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url.removeprefix("postgres://")
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
+    return sqlalchemy_url(url) if url else f"sqlite:///{INSTANCE_DIR / 'tasklane.db'}"
 
 
 class Config:

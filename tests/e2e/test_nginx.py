@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.smtp_sink import free_port
 from tests.conftest import require
-from tests.e2e.conftest import ROOT, _free_port
+from tests.e2e.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +24,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 def nginx_url(live_server, tmp_path_factory):
     require(Path(NGINX).exists(), "nginx is not installed (apt-get install nginx)")
     workdir = tmp_path_factory.mktemp("nginx")
-    port = _free_port()
+    port = free_port()
     site = (ROOT / "nginx" / "tasklane.conf").read_text()
     site = site.replace("127.0.0.1:8000", live_server.url.removeprefix("http://"))
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")

@@ -6,15 +6,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
+from ..forms import strip
 from ..timezones import all_timezones, is_timezone
 from .services import MAIL_PREFERENCES
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 def _known_timezone(form, field) -> None:
@@ -25,7 +22,7 @@ def _known_timezone(form, field) -> None:
 def _email_field() -> EmailField:
     return EmailField(
         "E-mail",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired("Enter your e-mail address."),
             Length(max=254, message="That e-mail address is too long."),
@@ -62,7 +59,7 @@ def _new_password_fields(label: str) -> tuple[PasswordField, PasswordField]:
 def _display_name_field() -> StringField:
     return StringField(
         "Your name",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired("Enter the name we should show."),
             Length(max=80, message="Use at most 80 characters."),
@@ -91,7 +88,7 @@ class SignupForm(FlaskForm):
 class LoginForm(FlaskForm):
     email = EmailField(
         "E-mail",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Enter your e-mail address."), Length(max=254)],
         render_kw={"autocomplete": "username"},
     )

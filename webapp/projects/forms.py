@@ -6,10 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-
-def strip(value: str | None) -> str | None:
-    """Collapse surrounding whitespace so "  " counts as empty."""
-    return value.strip() if isinstance(value, str) else value
+from ..forms import strip
 
 
 class ProjectForm(FlaskForm):

@@ -7,8 +7,8 @@ from wtforms import DateField, SelectField, StringField, TextAreaField, TimeFiel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ..forms import strip
 from ..models import Priority, Project, Status, Task
-from ..projects.forms import strip
 from .queries import parse_id
 from .services import TagError, TaskChanges, local_due_parts, parse_tags, tags_text
 
