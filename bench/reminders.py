@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench.common import fresh_instance, migrated_app, progress
 from bench.smtp_sink import SmtpSink
+from jobs import MAIL_QUEUES
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "reminders.json"
@@ -96,7 +97,7 @@ def _baseline_rate(sink: SmtpSink, count: int) -> float:
 
 
 def _start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen]:
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "email"]
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *MAIL_QUEUES]
     return [
         subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(count)

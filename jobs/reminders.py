@@ -13,6 +13,7 @@ from webapp.reminders.delivery import send_leased
 from webapp.reminders.dispatch import dispatch_ready, plan_overdue, sweep
 from webapp.timezones import now_utc
 
+from . import BULK_MAIL_QUEUE
 from .appcontext import in_app_context
 
 
@@ -25,7 +26,7 @@ def enqueue_send_jobs(lease_tokens: list[str]) -> None:
         )
         for token in lease_tokens
     ]
-    queues.queue("email").enqueue_many(jobs)
+    queues.queue(BULK_MAIL_QUEUE).enqueue_many(jobs)
 
 
 @in_app_context

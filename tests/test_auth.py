@@ -10,6 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
+from jobs import URGENT_MAIL_QUEUE
 from tests.conftest import PASSWORD, AuthActions
 from webapp.auth import services
 from webapp.extensions import db, queues
@@ -398,7 +399,7 @@ def test_reset_request_sends_mail_from_a_job_not_from_the_request(app, client, u
     client.post("/reset", data={"email": "nobody@example.com"})
     client.post("/reset", data={"email": "ADA@example.com"})
     assert _outbox_files(app) == []
-    assert queues.queue("email").count == 1
+    assert queues.queue(URGENT_MAIL_QUEUE).count == 1
 
     run_jobs()
 

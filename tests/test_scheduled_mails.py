@@ -11,7 +11,8 @@ from jobs.reminders import plan_overdue_mails, run_sweep
 from tests.test_reminder_dispatch import count, make_user
 from webapp.extensions import db
 from webapp.models import Task
-from webapp.reminders.models import Delivery, DeliveryKind, Notification
+from webapp.reminders.kinds import MailKind
+from webapp.reminders.models import Delivery, Notification
 from webapp.tasks.services import create_task, toggle_done
 from webapp.timezones import END_OF_DAY, local_to_utc, monday_of
 
@@ -25,7 +26,7 @@ def task_due(user, title: str, day: date, *, done: bool = False) -> Task:
     return task
 
 
-def planned(kind: DeliveryKind) -> list[str]:
+def planned(kind: MailKind) -> list[str]:
     return list(db.session.scalars(select(Delivery.key).where(Delivery.kind == kind).order_by(Delivery.key)))
 
 
@@ -54,12 +55,12 @@ def test_the_due_tomorrow_mail_goes_at_nine_local_time_across_dst_changes(
     task_due(user, "Done already", day + timedelta(days=1), done=True)
 
     run_sweep(nine_local_in_utc - timedelta(minutes=1))
-    assert planned(DeliveryKind.DUE_TOMORROW) == [], "not before 09:00 local"
+    assert planned(MailKind.DUE_TOMORROW) == [], "not before 09:00 local"
     run_sweep(nine_local_in_utc)
     run_sweep(nine_local_in_utc + timedelta(hours=2))
     run_jobs()
 
-    assert planned(DeliveryKind.DUE_TOMORROW) == [f"due-tomorrow:{user.id}:{day + timedelta(days=1)}"]
+    assert planned(MailKind.DUE_TOMORROW) == [f"due-tomorrow:{user.id}:{day + timedelta(days=1)}"]
     [mail] = smtp_sink.received
     assert mail.subject == "Due tomorrow: 1 task"
     assert "Pay the rent" in mail.text
@@ -81,7 +82,7 @@ def test_a_scheduler_back_after_an_hour_catches_up_but_not_half_a_day_later(smtp
     task_due(late, "Late but useful", date(2026, 11, 25))
     task_due(too_late, "Too late to say", date(2026, 11, 25))
     run_sweep(utc(2026, 11, 24, 12, 5))  # 12:05 in London (three hours late); 21:05 in Tokyo (twelve)
-    assert planned(DeliveryKind.DUE_TOMORROW) == [f"due-tomorrow:{late.id}:2026-11-25"]
+    assert planned(MailKind.DUE_TOMORROW) == [f"due-tomorrow:{late.id}:2026-11-25"]
 
 
 def test_switched_off_mails_are_not_planned(smtp_sink, app, run_jobs):
@@ -104,7 +105,7 @@ def test_the_weekly_digest_goes_on_monday_at_eight_local_once(smtp_sink, app, ru
 
     monday_eight = utc(2026, 11, 23, 13, 0)  # 08:00 EST
     run_sweep(monday_eight - timedelta(minutes=1))
-    assert planned(DeliveryKind.WEEKLY_DIGEST) == []
+    assert planned(MailKind.WEEKLY_DIGEST) == []
     run_sweep(monday_eight)
     run_sweep(monday_eight + timedelta(hours=3))
     run_sweep(monday_eight + timedelta(days=1))
@@ -113,7 +114,7 @@ def test_the_weekly_digest_goes_on_monday_at_eight_local_once(smtp_sink, app, ru
     assert mail.subject == "Your week in Tasklane"
     assert "Ship the release" in mail.text and "Write the notes" in mail.text
     run_sweep(monday_eight + timedelta(days=7))
-    assert len(planned(DeliveryKind.WEEKLY_DIGEST)) == 2
+    assert len(planned(MailKind.WEEKLY_DIGEST)) == 2
 
 
 def test_an_overdue_task_is_mentioned_at_most_once_a_day(smtp_sink, app, run_jobs):
@@ -143,7 +144,7 @@ def test_a_new_account_gets_its_first_digest_the_next_monday(smtp_sink, app):
     user = make_user(timezone="UTC")
     this_monday = monday_of(datetime.now(UTC).date())
     run_sweep(datetime.combine(this_monday, time(8, 30), UTC))
-    assert planned(DeliveryKind.WEEKLY_DIGEST) == [], "no digest of a week before the account existed"
+    assert planned(MailKind.WEEKLY_DIGEST) == [], "no digest of a week before the account existed"
     next_monday = this_monday + timedelta(days=7)
     run_sweep(datetime.combine(next_monday, time(8, 30), UTC))
-    assert planned(DeliveryKind.WEEKLY_DIGEST) == [f"weekly-digest:{user.id}:{next_monday}"]
+    assert planned(MailKind.WEEKLY_DIGEST) == [f"weekly-digest:{user.id}:{next_monday}"]

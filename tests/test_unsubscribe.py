@@ -8,16 +8,12 @@ from itsdangerous import URLSafeSerializer
 from webapp.auth.services import create_account
 from webapp.extensions import db
 from webapp.models import User
+from webapp.reminders.kinds import SWITCHABLE
 from webapp.reminders.unsubscribe import unsubscribe_url
 
 from .conftest import PASSWORD
 
-PREFERENCES = {
-    "due_tomorrow": ("mail_due_tomorrow", "the daily e-mail about tasks due tomorrow"),
-    "overdue": ("mail_overdue", "e-mails about overdue tasks"),
-    "weekly_digest": ("mail_weekly_digest", "the weekly digest e-mail"),
-}
-ALL = ("mail_due_tomorrow", "mail_overdue", "mail_weekly_digest")
+ALL = tuple(kind.preference for kind in SWITCHABLE)
 
 
 @pytest.fixture
@@ -60,9 +56,9 @@ def test_an_unknown_kind_has_no_link(ada):
         unsubscribe_url(ada.id, "everything")
 
 
-@pytest.mark.parametrize("kind", list(PREFERENCES))
+@pytest.mark.parametrize("kind", SWITCHABLE)
 def test_the_link_switches_that_mail_off_without_a_login(ada, anonymous, kind):
-    column, description = PREFERENCES[kind]
+    column, description = kind.preference, kind.description
 
     response = anonymous.get(_path(ada, kind))
 

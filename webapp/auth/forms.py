@@ -7,6 +7,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, Selec
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
 from ..forms import strip
+from ..reminders.kinds import SWITCHABLE
 from ..timezones import all_timezones, is_timezone
 from .services import MAIL_PREFERENCES
 
@@ -103,14 +104,19 @@ class LoginForm(FlaskForm):
 class ProfileForm(FlaskForm):
     display_name = _display_name_field()
     timezone = _timezone_field()
-    mail_reminders = BooleanField("E-mail me the reminders I set on tasks")
-    mail_due_tomorrow = BooleanField("E-mail me the tasks due tomorrow (daily, 09:00)")
-    mail_overdue = BooleanField("E-mail me about overdue tasks (at most once a day per task)")
-    mail_weekly_digest = BooleanField("E-mail me a weekly digest (Mondays, 08:00)")
+    # One tick box per mail kind that can be switched off, named after its User column (below).
+
+    @property
+    def mail_switches(self) -> list[BooleanField]:
+        return [self[name] for name in MAIL_PREFERENCES]
 
     def mail_preferences(self) -> dict[str, bool]:
-        """Which scheduled mails the user wants, by User column (an unticked box is False)."""
+        """Which mails the user wants, by User column (an unticked box is False)."""
         return {name: bool(self[name].data) for name in MAIL_PREFERENCES}
+
+
+for _kind in SWITCHABLE:
+    setattr(ProfileForm, _kind.preference, BooleanField(_kind.label))
 
 
 class ChangePasswordForm(FlaskForm):

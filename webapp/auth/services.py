@@ -16,10 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import PasswordResetToken, User, UserSession
 from ..projects.services import ensure_inbox
+from ..reminders.kinds import SWITCHABLE
 from ..timezones import local_today, monday_of, now_utc
 
-# The User columns that switch the scheduled mails on or off (profile and unsubscribe links).
-MAIL_PREFERENCES = ("mail_reminders", "mail_due_tomorrow", "mail_overdue", "mail_weekly_digest")
+# The User columns that switch mails on or off (profile and unsubscribe links).
+MAIL_PREFERENCES = tuple(kind.preference for kind in SWITCHABLE)
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so a wrong address takes as long as a wrong password.

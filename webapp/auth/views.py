@@ -9,6 +9,8 @@ from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user, login_required, logout_user
 from markupsafe import Markup, escape
 
+from jobs import URGENT_MAIL_QUEUE
+
 from ..extensions import limiter, queues
 from ..mail import outbox_message, outbox_messages
 from ..responses import is_safe_path, render, see_other
@@ -135,7 +137,7 @@ def reset_request():
     if form.validate_on_submit():
         user = services.user_by_email(form.email.data)
         if user is not None:
-            queues.queue("email").enqueue("jobs.mail.send_password_reset_mail", user.id)
+            queues.queue(URGENT_MAIL_QUEUE).enqueue("jobs.mail.send_password_reset_mail", user.id)
         return render("auth/reset_request.html", "auth/_reset_sent.html", sent=True, message=RESET_SENT)
     status = INVALID if form.is_submitted() else 200
     return render("auth/reset_request.html", "auth/_reset_request_form.html", form=form, status=status)

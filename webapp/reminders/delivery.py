@@ -23,15 +23,16 @@ from ..extensions import db
 from ..mail import PermanentMailError, TransientMailError, build_message, open_mailer
 from ..models import Status, Task, User
 from ..timezones import local_day_bounds, now_utc
-from .models import Delivery, DeliveryKind, DeliveryState
+from .kinds import MailKind
+from .models import Delivery, DeliveryState
 from .unsubscribe import unsubscribe_url
 
 log = logging.getLogger(__name__)
 
 SUBJECTS = {
-    DeliveryKind.DUE_TOMORROW: "Due tomorrow: {count} task{plural}",
-    DeliveryKind.OVERDUE: "Overdue: {count} task{plural}",
-    DeliveryKind.WEEKLY_DIGEST: "Your week in Tasklane",
+    MailKind.DUE_TOMORROW: "Due tomorrow: {count} task{plural}",
+    MailKind.OVERDUE: "Overdue: {count} task{plural}",
+    MailKind.WEEKLY_DIGEST: "Your week in Tasklane",
 }
 DIGEST_OPEN_SHOWN = 10
 
@@ -58,15 +59,15 @@ def _open_tasks(user: User, *conditions) -> list[Task]:
 
 def _compose(delivery: Delivery, user: User, tasks_by_id: dict[int, Task]) -> Message | None:
     payload = json.loads(delivery.payload)
-    kind = DeliveryKind(delivery.kind)
-    context = {"user": user, "link": _link, "tasks_url": _link("/tasks")}
-    if kind == DeliveryKind.REMINDER:
+    kind = MailKind(delivery.kind)
+    context = {"user": user, "zone": user.timezone, "link": _link, "tasks_url": _link("/tasks")}
+    if kind == MailKind.REMINDER:
         task = tasks_by_id.get(payload["task_id"])
         if task is None or task.deleted_at is not None or task.done:
             return None
         subject = f"Reminder: {task.title}"
         context["task"] = task
-    elif kind == DeliveryKind.DUE_TOMORROW:
+    elif kind == MailKind.DUE_TOMORROW:
         day = date.fromisoformat(payload["day"])
         start, end = local_day_bounds(day, user.timezone)
         tasks = _open_tasks(user, Task.due_at >= start, Task.due_at < end)
@@ -74,7 +75,7 @@ def _compose(delivery: Delivery, user: User, tasks_by_id: dict[int, Task]) -> Me
             return None
         context.update(tasks=tasks, day=day)
         subject = SUBJECTS[kind].format(count=len(tasks), plural="" if len(tasks) == 1 else "s")
-    elif kind == DeliveryKind.OVERDUE:
+    elif kind == MailKind.OVERDUE:
         tasks = _open_tasks(user, Task.id.in_(payload["task_ids"]))
         if not tasks:
             return None
@@ -121,7 +122,7 @@ def _compose_leased(token: str, now: datetime) -> list[Outgoing]:
         .order_by(Delivery.id)
     ).all()
     reminder_task_ids = [
-        json.loads(d.payload)["task_id"] for d, _ in rows if d.kind == DeliveryKind.REMINDER.value
+        json.loads(d.payload)["task_id"] for d, _ in rows if d.kind == MailKind.REMINDER.value
     ]
     tasks_by_id = {t.id: t for t in db.session.scalars(select(Task).where(Task.id.in_(reminder_task_ids)))}
     outgoing = [Outgoing(d.id, d.key, _compose(d, user, tasks_by_id)) for d, user in rows]

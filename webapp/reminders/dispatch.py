@@ -26,7 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..extensions import db
 from ..models import Status, Task, User
 from ..timezones import local_day_bounds, local_to_utc, monday_of, now_utc, to_local
-from .models import Delivery, DeliveryKind, DeliveryState, Notification, Reminder, ReminderState
+from .kinds import MailKind
+from .models import Delivery, DeliveryState, Notification, Reminder, ReminderState
 
 DUE_TOMORROW_AT = time(9, 0)
 WEEKLY_DIGEST_AT = time(8, 0)  # on Mondays
@@ -63,7 +64,7 @@ def _plan(deliveries: list[dict], notifications: list[dict]) -> None:
     _insert_new(Notification.__table__, notifications)
 
 
-def _delivery(key: str, user_id: int, kind: DeliveryKind, **payload) -> dict:
+def _delivery(key: str, user_id: int, kind: MailKind, **payload) -> dict:
     now = now_utc()  # leases and retries run on the real clock, whatever `now` planning used
     return {
         "key": key,
@@ -113,7 +114,7 @@ def claim_due_reminders(now: datetime, batch: int) -> int:
     for row in claimed:
         key = f"reminder:{row.id}"
         if row.owner_id in mailed:  # switched off, a reminder still shows in the app
-            deliveries.append(_delivery(key, row.owner_id, DeliveryKind.REMINDER, task_id=row.task_id))
+            deliveries.append(_delivery(key, row.owner_id, MailKind.REMINDER, task_id=row.task_id))
         title = f"Reminder: {titles.get(row.task_id, 'a task')}"
         notifications.append(_notification(key, row.owner_id, title, f"/tasks/{row.task_id}"))
     _plan(deliveries, notifications)
@@ -162,7 +163,7 @@ def _owners_with_open_tasks_due(user_ids: list[int], start: datetime, end: datet
     return owners
 
 
-def _plan_for_each(user_ids: list[int], kind: DeliveryKind, key: str, title: str, url: str, **payload) -> int:
+def _plan_for_each(user_ids: list[int], kind: MailKind, key: str, title: str, url: str, **payload) -> int:
     """One mail and one notification for each user (`key` has a {} for the user id); commits."""
     keys = [(key.format(user_id), user_id) for user_id in user_ids]
     _plan(
@@ -185,7 +186,7 @@ def plan_due_tomorrow(now: datetime) -> int:
         owners = sorted(_owners_with_open_tasks_due(users, *local_day_bounds(tomorrow, tz)))
         planned += _plan_for_each(
             owners,
-            DeliveryKind.DUE_TOMORROW,
+            MailKind.DUE_TOMORROW,
             f"due-tomorrow:{{}}:{tomorrow}",
             "Tasks due tomorrow",
             "/tasks?due=week",
@@ -205,7 +206,7 @@ def plan_weekly_digests(now: datetime) -> int:
         users = _claim_users(User.digest_planned_on, User.mail_weekly_digest.is_(True), tz, monday)
         planned += _plan_for_each(
             users,
-            DeliveryKind.WEEKLY_DIGEST,
+            MailKind.WEEKLY_DIGEST,
             f"weekly-digest:{{}}:{monday}",
             "Your weekly digest",
             "/",
@@ -239,7 +240,7 @@ def plan_overdue(now: datetime) -> int:
         deliveries, notifications = [], []
         for owner, task_ids in tasks_by_owner.items():
             key = f"overdue:{owner}:{hour}"
-            deliveries.append(_delivery(key, owner, DeliveryKind.OVERDUE, task_ids=sorted(task_ids)))
+            deliveries.append(_delivery(key, owner, MailKind.OVERDUE, task_ids=sorted(task_ids)))
             title = "1 task is overdue" if len(task_ids) == 1 else f"{len(task_ids)} tasks are overdue"
             notifications.append(_notification(key, owner, title, "/tasks?due=overdue"))
         _plan(deliveries, notifications)

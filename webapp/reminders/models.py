@@ -45,13 +45,6 @@ class Reminder(db.Model):
     task: Mapped[Task] = relationship()
 
 
-class DeliveryKind(enum.StrEnum):
-    REMINDER = "reminder"
-    DUE_TOMORROW = "due_tomorrow"
-    OVERDUE = "overdue"
-    WEEKLY_DIGEST = "weekly_digest"
-
-
 class DeliveryState(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -81,7 +74,7 @@ class Delivery(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(120), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))  # a MailKind
     payload: Mapped[str] = mapped_column(Text, default="{}")  # JSON: what the mail is about
     state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

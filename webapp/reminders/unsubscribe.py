@@ -14,16 +14,10 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..extensions import db
 from ..models import User
+from .kinds import SWITCHABLE, MailKind
 
 SALT = "unsubscribe"
-# Mail kind -> the User column that switches it on or off, and what the user reads about it.
-PREFERENCES = {
-    "reminder": ("mail_reminders", "e-mails for the reminders you set on tasks"),
-    "due_tomorrow": ("mail_due_tomorrow", "the daily e-mail about tasks due tomorrow"),
-    "overdue": ("mail_overdue", "e-mails about overdue tasks"),
-    "weekly_digest": ("mail_weekly_digest", "the weekly digest e-mail"),
-}
-KINDS = tuple(PREFERENCES)
+KINDS = tuple(kind.value for kind in SWITCHABLE)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 
@@ -32,15 +26,15 @@ class Subscription:
     """Who a token speaks for and which mail it is about."""
 
     user: User
-    kind: str
+    kind: MailKind
 
     @property
     def description(self) -> str:
-        return PREFERENCES[self.kind][1]
+        return self.kind.description
 
     @property
     def subscribed(self) -> bool:
-        return bool(getattr(self.user, PREFERENCES[self.kind][0]))
+        return bool(getattr(self.user, self.kind.preference))
 
 
 def _serializer() -> URLSafeSerializer:
@@ -68,10 +62,10 @@ def subscription_for(token: str) -> Subscription | None:
     if type(user_id) is not int or not 0 < user_id <= MAX_ID or kind not in KINDS:
         return None
     user = db.session.get(User, user_id)
-    return Subscription(user, kind) if user is not None else None
+    return Subscription(user, MailKind(kind)) if user is not None else None
 
 
 def set_subscribed(subscription: Subscription, subscribed: bool) -> None:
     """Switch that kind of mail on or off for the user."""
-    setattr(subscription.user, PREFERENCES[subscription.kind][0], subscribed)
+    setattr(subscription.user, subscription.kind.preference, subscribed)
     db.session.commit()

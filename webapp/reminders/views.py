@@ -78,7 +78,9 @@ def add(task_id: int):
         reminder = services.add_reminder(task, form.remind_at(current_user))
     except services.ReminderError as error:
         return _reminder_rejected(task, form, str(error))
-    return _reminders_changed(task, f"We will remind you on {local_datetime(reminder.remind_at)}.")
+    return _reminders_changed(
+        task, f"We will remind you on {local_datetime(reminder.remind_at, current_user.timezone)}."
+    )
 
 
 @bp.post(f"/reminders/<{ID}:reminder_id>/delete")
@@ -87,7 +89,8 @@ def remove(reminder_id: int):
     reminder = services.reminder_or_404(current_user, reminder_id)
     services.cancel_reminder(reminder)
     return _reminders_changed(
-        reminder.task, f"Removed the reminder for {local_datetime(reminder.remind_at)}."
+        reminder.task,
+        f"Removed the reminder for {local_datetime(reminder.remind_at, current_user.timezone)}.",
     )
 
 
