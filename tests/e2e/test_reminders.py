@@ -152,20 +152,29 @@ def test_profile_mail_preferences_and_one_click_unsubscribe(new_page, live_serve
     expect(page.get_by_label("E-mail me about overdue tasks (at most once a day per task)")).to_be_checked()
     look(page, "profile-mails")
 
-    page.goto(_unsubscribe_url(live_server, "milo@example.com", "overdue"))
+    overdue = page.get_by_label("E-mail me about overdue tasks (at most once a day per task)")
+    link = _unsubscribe_url(live_server, "milo@example.com", "overdue")
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Stop e-mails about overdue tasks?")).to_be_visible()
+    look(page, "unsubscribe-confirm")
+    page.goto("/profile")
+    expect(overdue).to_be_checked()  # opening the link alone switched nothing off
+
+    page.goto(link)
+    page.get_by_role("button", name="Unsubscribe").click()
     expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
     expect(page.locator("main")).to_contain_text("You will no longer get e-mails about overdue tasks.")
     look(page, "unsubscribe")
     page.goto("/profile")
-    expect(
-        page.get_by_label("E-mail me about overdue tasks (at most once a day per task)")
-    ).not_to_be_checked()
+    expect(overdue).not_to_be_checked()
 
-    page.go_back()
+    page.goto(link)  # the link again, later: it says so, and the owner may switch it back on
+    expect(page.locator("main")).to_contain_text("This was already switched off")
+    expect(page.get_by_role("button", name="Unsubscribe")).to_have_count(0)
     page.get_by_role("button", name="Switch it back on").click()
     expect(page).to_have_url(re.compile(r"/profile$"))
     expect(page.locator("#flash")).to_contain_text("You will get e-mails about overdue tasks again.")
-    expect(page.get_by_label("E-mail me about overdue tasks (at most once a day per task)")).to_be_checked()
+    expect(overdue).to_be_checked()
     expect(page.get_by_label("E-mail me a weekly digest (Mondays, 08:00)")).not_to_be_checked()
 
 

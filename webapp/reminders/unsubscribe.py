@@ -1,5 +1,10 @@
 """One-click unsubscribe: a signed link in every mail switches that kind of mail off.
 
+Opening the link (GET or HEAD) only asks: mail scanners fetch every link in a mail, and must not
+unsubscribe anyone. A POST to the same URL switches the mail off: the page's one button, or the
+RFC 8058 one-click POST ("List-Unsubscribe=One-Click") that mail clients send from the
+List-Unsubscribe-Post header, without a login or a CSRF token.
+
 The token is [user_id, kind] signed with the app's SECRET_KEY (salt "unsubscribe"); it carries no
 expiry, so a link in an old mail keeps working. Every kind of mail has its own switch; switched
 off, reminders still appear in the app, they are only no longer mailed.

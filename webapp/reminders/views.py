@@ -149,34 +149,46 @@ def mark_all_read():
 # --- one-click unsubscribe ------------------------------------------------------------------------
 
 
-def _unsubscribed_page(token: str):
-    """Switch the mail off (no login needed) and say so; a bad link is a clear 404 page."""
-    subscription = subscription_for(token)
-    if subscription is None:
-        return render("reminders/unsubscribe_invalid.html", status=404)
-    set_subscribed(subscription, False)
-    return render(
-        "reminders/unsubscribe.html",
-        subscription=subscription,
-        token=token,
-        is_owner=_is_owner(subscription),
-    )
+def _invalid_link():
+    return render("reminders/unsubscribe_invalid.html", status=404)
 
 
 def _is_owner(subscription: Subscription) -> bool:
     return current_user.is_authenticated and current_user.id == subscription.user.id
 
 
+def _unsubscribed_page(subscription: Subscription, token: str, *, just_now: bool):
+    return render(
+        "reminders/unsubscribe.html",
+        subscription=subscription,
+        token=token,
+        just_now=just_now,
+        is_owner=_is_owner(subscription),
+    )
+
+
 @bp.get("/unsubscribe/<token>")
 def unsubscribe(token: str):
-    return _unsubscribed_page(token)
+    """Say what the link would switch off, with one button; opening it (GET, HEAD) changes nothing,
+    so a mail scanner that fetches every link unsubscribes nobody."""
+    subscription = subscription_for(token)
+    if subscription is None:
+        return _invalid_link()
+    if not subscription.subscribed:
+        return _unsubscribed_page(subscription, token, just_now=False)
+    return render("reminders/unsubscribe_confirm.html", subscription=subscription, token=token)
 
 
 @bp.post("/unsubscribe/<token>")
 @csrf.exempt
 def unsubscribe_one_click(token: str):
-    """RFC 8058: mail clients POST "List-Unsubscribe=One-Click" here, without a CSRF token."""
-    return _unsubscribed_page(token)
+    """Switch the mail off: the page's button, or RFC 8058's one-click POST that mail clients send
+    ("List-Unsubscribe=One-Click", no login, no CSRF token: the signed token is the credential)."""
+    subscription = subscription_for(token)
+    if subscription is None:
+        return _invalid_link()
+    set_subscribed(subscription, False)
+    return _unsubscribed_page(subscription, token, just_now=True)
 
 
 @bp.post("/unsubscribe/<token>/resubscribe")
