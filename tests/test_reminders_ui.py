@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from jobs.reminders import run_sweep
 from webapp.extensions import db
+from webapp.formatting import local_datetime
 from webapp.models import Task, User
 from webapp.reminders import services
 from webapp.reminders.models import Notification, Reminder, ReminderState
+from webapp.tasks.services import restore_task
 from webapp.timezones import local_to_utc, local_today, to_local
 
 from .test_task_lists import add_task
@@ -305,12 +308,78 @@ def test_completing_the_task_cancels_its_pending_reminders(client, task):
     assert "reopen it to set a reminder" in _text(client.get(f"/tasks/{task.id}"))
 
 
-def test_deleting_the_task_cancels_its_pending_reminders(client, task):
-    _set(task, datetime.now(UTC) + timedelta(hours=2))
+def _listed(client, task: Task) -> list[str]:
+    """The reminder times the task's page lists, as the user reads them."""
+    page = _text(client.get(f"/tasks/{task.id}"))
+    start = page.index(f'id="task-{task.id}-reminders"')
+    section = page[start : page.index("</section>", start)]
+    return re.findall(r"<time datetime=\"[^\"]+\">([^<]+)</time>", section)
+
+
+def _label(moment: datetime) -> str:
+    return local_datetime(moment, LONDON)
+
+
+def _whole_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def test_deleting_the_task_sets_its_reminders_aside_and_undo_brings_them_back(client, task):
+    [reminder] = _set(task, _whole_minute(datetime.now(UTC) + timedelta(days=2)))
 
     client.post(f"/tasks/{task.id}/delete")
-
     assert _pending(task) == []
+    assert client.get(f"/tasks/{task.id}").status_code == 404
+
+    response = client.post(f"/tasks/{task.id}/restore")
+
+    assert response.status_code == 303
+    assert _listed(client, task) == [_label(reminder.remind_at)]
+
+
+def test_restoring_brings_back_the_reminders_still_ahead_and_not_those_whose_time_passed(client, task):
+    deleted_at = _whole_minute(datetime.now(UTC))
+    soon, later = _set(task, deleted_at + timedelta(hours=1), deleted_at + timedelta(days=2))
+    labels = _label(soon.remind_at), _label(later.remind_at)
+    assert _listed(client, task) == list(labels)
+    client.post(f"/tasks/{task.id}/delete")
+
+    db.session.expire_all()
+    restore_task(db.session.get(Task, task.id), now=deleted_at + timedelta(hours=3))
+
+    assert _listed(client, task) == [labels[1]]
+    assert [r.state for r in _reminders(task)] == [ReminderState.CANCELLED, ReminderState.PENDING]
+
+
+def test_reminders_cancelled_by_completing_or_removing_stay_cancelled_after_a_restore(client, task):
+    start = _whole_minute(datetime.now(UTC) + timedelta(days=1))
+    removed, _completed = _set(task, start, start + timedelta(hours=1))
+    client.post(f"/reminders/{removed.id}/delete")
+    client.post(f"/tasks/{task.id}/toggle")  # done: the other one is cancelled
+    client.post(f"/tasks/{task.id}/toggle")  # reopened: still cancelled
+
+    client.post(f"/tasks/{task.id}/delete")
+    client.post(f"/tasks/{task.id}/restore")
+
+    assert _listed(client, task) == []
+    assert [r.state for r in _reminders(task)] == [ReminderState.CANCELLED] * 2
+
+
+def test_the_sweep_never_sends_a_reminder_of_a_deleted_task(smtp_sink, client, user, task, run_jobs):
+    due = _whole_minute(datetime.now(UTC) + timedelta(hours=1))
+    [aside] = _set(task, due)
+    [kept] = _set(add_task(user, "Water the plants"), due)
+    client.post(f"/tasks/{task.id}/delete")
+
+    run_sweep(due + timedelta(minutes=1))
+    run_jobs()
+
+    assert [mail.subject for mail in smtp_sink.received] == ["Reminder: Water the plants"]
+    db.session.expire_all()
+    keys = set(db.session.scalars(db.select(Notification.key)))
+    assert f"reminder:{kept.id}" in keys
+    assert f"reminder:{aside.id}" not in keys
+    assert db.session.get(Reminder, aside.id).state == ReminderState.WITH_DELETED_TASK
 
 
 def test_moving_the_due_time_moves_the_pending_reminders_by_the_same_amount(client, user):

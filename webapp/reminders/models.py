@@ -21,7 +21,8 @@ from ..models import Task, UTCDateTime, utcnow
 class ReminderState(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # for good: the task was completed, or the user removed the reminder
+    WITH_DELETED_TASK = "task_deleted"  # waits in the bin with its task; restoring may revive it
 
 
 class Reminder(db.Model):

@@ -73,14 +73,33 @@ def cancel_reminder(reminder: Reminder) -> None:
         db.session.commit()
 
 
-def cancel_task_reminders(task: Task) -> None:
-    """Completing or deleting a task: its pending reminders will not fire (caller commits)."""
+def _move_task_reminders(task: Task, old: ReminderState, new: ReminderState, *conditions) -> None:
     db.session.execute(
         update(Reminder)
-        .where(Reminder.task_id == task.id, Reminder.state == ReminderState.PENDING)
-        .values(state=ReminderState.CANCELLED)
+        .where(Reminder.task_id == task.id, Reminder.state == old, *conditions)
+        .values(state=new)
         .execution_options(synchronize_session=False)
     )
+
+
+def cancel_task_reminders(task: Task) -> None:
+    """Completing a task: its pending reminders will never fire (caller commits)."""
+    _move_task_reminders(task, ReminderState.PENDING, ReminderState.CANCELLED)
+
+
+def set_aside_task_reminders(task: Task) -> None:
+    """Deleting a task: its pending reminders wait with it in the bin, unsent (caller commits)."""
+    _move_task_reminders(task, ReminderState.PENDING, ReminderState.WITH_DELETED_TASK)
+
+
+def bring_back_task_reminders(task: Task, now: datetime | None = None) -> None:
+    """Restoring a task: the reminders its deletion set aside are pending again if their time is
+    still ahead; those whose time passed while it was deleted are cancelled, never sent late
+    (caller commits)."""
+    now = now or now_utc()
+    aside = ReminderState.WITH_DELETED_TASK
+    _move_task_reminders(task, aside, ReminderState.PENDING, Reminder.remind_at > now)
+    _move_task_reminders(task, aside, ReminderState.CANCELLED)
 
 
 def shift_task_reminders(task: Task, delta: timedelta) -> None:

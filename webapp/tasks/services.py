@@ -11,7 +11,12 @@ from ..access import visible_tasks
 from ..extensions import db
 from ..models import Priority, Project, Status, Tag, Task, User
 from ..projects.services import ProjectConflict, ensure_inbox
-from ..reminders.services import cancel_task_reminders, shift_task_reminders
+from ..reminders.services import (
+    bring_back_task_reminders,
+    cancel_task_reminders,
+    set_aside_task_reminders,
+    shift_task_reminders,
+)
 from ..timezones import END_OF_DAY, local_to_utc, now_utc, to_local
 
 MAX_TAGS = 20
@@ -137,15 +142,18 @@ def move_task(task: Task, project: Project) -> Task:
 
 
 def delete_task(task: Task) -> Task:
-    """Soft delete: the task disappears from lists until restored ("Undo"); reminders are cancelled."""
+    """Soft delete: the task disappears from lists until restored ("Undo"); its pending reminders
+    are set aside with it and never sent while it is deleted."""
     task.deleted_at = task.deleted_at or now_utc()
-    cancel_task_reminders(task)
+    set_aside_task_reminders(task)
     db.session.commit()
     return task
 
 
-def restore_task(task: Task) -> Task:
+def restore_task(task: Task, now: datetime | None = None) -> Task:
+    """Undo a delete: the task is back, with those of its reminders still in the future."""
     task.deleted_at = None
+    bring_back_task_reminders(task, now)
     db.session.commit()
     return task
 
