@@ -160,6 +160,7 @@ CASES = {
     "newest": TaskFilters(sort="created"),
     "overdue": TaskFilters(due="overdue"),
     "due today": TaskFilters(due="today"),
+    "due tomorrow": TaskFilters(due="tomorrow"),
     "due this week": TaskFilters(due="week"),
     "no due date": TaskFilters(due="none"),
     "status": TaskFilters(status="in_progress"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -103,6 +103,31 @@ def test_due_filters_overdue_today_this_week_and_none(client, user):
     assert "Today" in this_week
     assert "In two weeks" not in this_week
     assert "Someday" not in this_week
+
+
+def test_due_tomorrow_shows_the_tasks_due_on_the_users_next_local_day(client, user):
+    tomorrow = local_today("Europe/London") + timedelta(days=1)
+    add_task(user, "Today", due_at=london_day(0), due_all_day=True)
+    add_task(user, "First thing tomorrow", due_at=local_to_utc(tomorrow, time(0, 0), "Europe/London"))
+    add_task(user, "Tomorrow", due_at=london_day(1), due_all_day=True)
+    add_task(user, "Done tomorrow", due_at=london_day(1), due_all_day=True, status=Status.DONE)
+    add_task(
+        user, "Day after", due_at=local_to_utc(tomorrow + timedelta(days=1), time(0, 0), "Europe/London")
+    )
+    add_task(user, "Someday")
+
+    response = client.get("/tasks?due=tomorrow")
+
+    assert titles(response) == ["First thing tomorrow", "Tomorrow", "Done tomorrow"]
+    assert '<option value="tomorrow" selected>Due tomorrow</option>' in response.get_data(as_text=True)
+
+
+def test_the_due_filter_offers_due_tomorrow(client, user):
+    page = client.get("/tasks").get_data(as_text=True)
+
+    select = page[page.index('<select id="due"') :]
+    labels = re.findall(r"<option [^>]*>([^<]+)</option>", select[: select.index("</select>")])
+    assert labels == ["Any time", "Overdue", "Due today", "Due tomorrow", "Due this week", "No due date"]
 
 
 def test_unknown_filter_values_are_a_400_with_a_message(client, user):

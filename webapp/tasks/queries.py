@@ -27,7 +27,13 @@ from ..models import Priority, Status, Tag, Task, User, UTCDateTime, task_tags
 from ..timezones import local_day_bounds, local_today, now_utc
 
 SORTS = {"due": "Due date", "priority": "Priority", "created": "Newest"}
-DUE_FILTERS = {"overdue": "Overdue", "today": "Due today", "week": "Due this week", "none": "No due date"}
+DUE_FILTERS = {
+    "overdue": "Overdue",
+    "today": "Due today",
+    "tomorrow": "Due tomorrow",
+    "week": "Due this week",
+    "none": "No due date",
+}
 # "open" is every status except done: what the dashboard's "due today" counts.
 STATUS_FILTERS = {"open": "Not done", **{status.value: status.label for status in Status}}
 MAX_ID = 2**31 - 1
@@ -160,8 +166,9 @@ def week_bounds(user: User, now: datetime | None = None) -> tuple[datetime, date
     return start, end
 
 
-def day_bounds(user: User, now: datetime | None = None) -> tuple[datetime, datetime]:
-    return local_day_bounds(local_today(user.timezone, now), user.timezone)
+def day_bounds(user: User, now: datetime | None = None, *, days_ahead: int = 0) -> tuple[datetime, datetime]:
+    """[00:00, next 00:00) of the user's local today (or `days_ahead` days later), in UTC."""
+    return local_day_bounds(local_today(user.timezone, now) + timedelta(days=days_ahead), user.timezone)
 
 
 def search_condition(q: str):
@@ -200,8 +207,8 @@ def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None
         query = query.where(Task.id.in_(tagged))
     if filters.due == "overdue":
         query = query.where(Task.due_at < now, Task.status != Status.DONE.value)
-    elif filters.due == "today":
-        start, end = day_bounds(user, now)
+    elif filters.due in ("today", "tomorrow"):
+        start, end = day_bounds(user, now, days_ahead=1 if filters.due == "tomorrow" else 0)
         query = query.where(Task.due_at >= start, Task.due_at < end)
     elif filters.due == "week":
         start, end = week_bounds(user, now)
