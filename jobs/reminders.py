@@ -13,12 +13,13 @@ from webapp.reminders.delivery import send_leased
 from webapp.reminders.dispatch import dispatch_ready, plan_overdue, sweep
 from webapp.timezones import now_utc
 
-from . import BULK_MAIL_QUEUE
+from . import BULK_MAIL_QUEUE, URGENT_MAIL_QUEUE
 from .appcontext import in_app_context
 
 
-def enqueue_send_jobs(lease_tokens: list[str]) -> None:
-    """One job per lease; its id is the token, so enqueuing the same lease twice adds nothing."""
+def enqueue_send_jobs(lease_tokens: list[str], *, urgent: bool) -> None:
+    """One job per lease, on the urgent or the bulk mail queue; its id is the token, so
+    enqueuing the same lease twice adds nothing."""
     timeout = current_app.config["DELIVERY_LEASE_SECONDS"]
     jobs = [
         Queue.prepare_data(
@@ -26,7 +27,7 @@ def enqueue_send_jobs(lease_tokens: list[str]) -> None:
         )
         for token in lease_tokens
     ]
-    queues.queue(BULK_MAIL_QUEUE).enqueue_many(jobs)
+    queues.queue(URGENT_MAIL_QUEUE if urgent else BULK_MAIL_QUEUE).enqueue_many(jobs)
 
 
 @in_app_context
@@ -41,6 +42,13 @@ def plan_overdue_mails(now: datetime | None = None) -> int:
     planned = plan_overdue(now or now_utc())
     dispatch_ready(enqueue_send_jobs)
     return planned
+
+
+@in_app_context
+def hand_out_mail() -> int:
+    """Hand ready deliveries to send jobs now, instead of at the next sweep (after a reset request)."""
+    leased, _ = dispatch_ready(enqueue_send_jobs)
+    return leased
 
 
 @in_app_context

@@ -10,7 +10,15 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from bench.smtp_sink import free_port
-from webapp.mail import TransientMailError, outbox_messages, send_mail
+from webapp.mail import TransientMailError, build_message, open_mailer, outbox_messages
+
+
+def send_mail(to: str, subject: str, text: str, *, html: str | None = None, key: str) -> str:
+    """Build and send one message as the delivery jobs do; returns its Message-ID."""
+    message = build_message(to, subject, text, html=html, key=key)
+    with open_mailer() as mailer:
+        mailer.send(message)
+    return message["Message-ID"]
 
 
 class Inbox:

@@ -13,12 +13,15 @@ from jobs import QUEUES
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     """Run one RQ worker on the named queues (default: all, in priority order)."""
+    from rq import Queue
+
     from jobs.worker import AppWorker
 
     from .extensions import queues as redis_queues
 
     names = queues or QUEUES
-    worker = AppWorker([redis_queues.queue(name) for name in names], connection=redis_queues.connection)
+    connection = redis_queues.long_connection()
+    worker = AppWorker([Queue(name, connection=connection) for name in names], connection=connection)
     worker.work(burst=burst, with_scheduler=True)
 
 
@@ -33,7 +36,7 @@ def scheduler_command(interval: int, burst: bool) -> None:
 
     from .extensions import queues as redis_queues
 
-    scheduler = Scheduler(connection=redis_queues.connection, interval=interval)
+    scheduler = Scheduler(connection=redis_queues.long_connection(), interval=interval)
     register_periodic_jobs(scheduler)
     scheduler.run(burst=burst)
 

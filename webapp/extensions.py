@@ -32,21 +32,39 @@ limiter = Limiter(key_func=get_remote_address)
 htmx = HTMX()
 
 
+NO_REDIS = "REDIS_URL is not set: start the app with `make run`, which provides one"
+
+
 class RedisQueues:
-    """The Redis connection the job queues use, made from REDIS_URL at init_app time."""
+    """The Redis connection the job queues use, made from REDIS_URL at init_app time.
+
+    Enqueuing fails fast on a hung Redis (REDIS_SOCKET_TIMEOUT); worker and scheduler processes
+    block on Redis by design and take a connection without that timeout (`long_connection`)."""
 
     def __init__(self) -> None:
         self._connection: redis.Redis | None = None
+        self._url: str | None = None
 
     def init_app(self, app: Flask) -> None:
-        url = app.config.get("REDIS_URL")
-        self._connection = redis.Redis.from_url(url) if url else None
+        self._url = app.config.get("REDIS_URL")
+        timeout = app.config["REDIS_SOCKET_TIMEOUT"]
+        self._connection = (
+            redis.Redis.from_url(self._url, socket_timeout=timeout, socket_connect_timeout=timeout)
+            if self._url
+            else None
+        )
         app.extensions["redis_queues"] = self
+
+    def long_connection(self) -> redis.Redis:
+        """For processes that wait on Redis (BLPOP): no short socket timeout."""
+        if self._url is None:
+            raise RuntimeError(NO_REDIS)
+        return redis.Redis.from_url(self._url)
 
     @property
     def connection(self) -> redis.Redis:
         if self._connection is None:
-            raise RuntimeError("REDIS_URL is not set: start the app with `make run`, which provides one")
+            raise RuntimeError(NO_REDIS)
         return self._connection
 
     def queue(self, name: str = "default") -> Queue:

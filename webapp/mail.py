@@ -31,10 +31,20 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app
 
+from .text import one_line
+
 SMTP_TIMEOUT_SECONDS = 10
 UTF8 = Charset("utf-8")
 UTF8.body_encoding = QP  # bodies stay readable in the raw message
 OUTBOX_NAME = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{12}\.eml$")
+
+
+class TransientMailError(Exception):
+    """Worth trying again later: a 4xx reply, a dropped connection, a timeout."""
+
+
+class PermanentMailError(Exception):
+    """Trying again will not help: a 5xx reply such as an unknown recipient."""
 
 
 def message_id_for(key: str) -> str:
@@ -42,7 +52,17 @@ def message_id_for(key: str) -> str:
 
 
 def _header(value: str) -> str | Header:
+    """A header value never carries a line break into the message: that is how a field (a title
+    in the Subject) would add a header of its own, such as Bcc."""
+    value = one_line(value)
     return value if value.isascii() else Header(value, "utf-8")
+
+
+def _address(value: str) -> str:
+    """A recipient is one plain address; anything else cannot be sent (a permanent failure)."""
+    if one_line(value) != value or "," in value or "@" not in value:
+        raise PermanentMailError(f"not a single e-mail address: {value!r}")
+    return value
 
 
 def build_message(
@@ -63,29 +83,13 @@ def build_message(
         alternative.attach(MIMEText(html, "html", UTF8))
         message = alternative
     message["From"] = _header(current_app.config["MAIL_FROM"])
-    message["To"] = to
+    message["To"] = _address(to)
     message["Subject"] = _header(subject)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id_for(key)
     for name, value in (headers or {}).items():
-        message[name] = value
+        message[name] = _header(value)
     return message
-
-
-def send_mail(to: str, subject: str, text: str, *, html: str | None = None, key: str) -> str:
-    """Send one mail and return its Message-ID."""
-    message = build_message(to, subject, text, html=html, key=key)
-    with open_mailer() as mailer:
-        mailer.send(message)
-    return message["Message-ID"]
-
-
-class TransientMailError(Exception):
-    """Worth trying again later: a 4xx reply, a dropped connection, a timeout."""
-
-
-class PermanentMailError(Exception):
-    """Trying again will not help: a 5xx reply such as an unknown recipient."""
 
 
 @functools.cache
@@ -132,9 +136,14 @@ class SMTPMailer:
             if 400 <= error.smtp_code < 500 or isinstance(error, smtplib.SMTPAuthenticationError):
                 raise TransientMailError(f"{error.smtp_code} {error.smtp_error!r}") from error
             raise PermanentMailError(f"{error.smtp_code} {error.smtp_error!r}") from error
+        except smtplib.SMTPNotSupportedError as error:  # e.g. a non-ASCII address, no SMTPUTF8
+            raise PermanentMailError(str(error)) from error
         except (smtplib.SMTPException, OSError) as error:
             self._drop()
             raise TransientMailError(f"{type(error).__name__}: {error}") from error
+        except Exception:
+            self._drop()  # whatever went wrong, the next message starts on a clean connection
+            raise
 
     def _drop(self) -> None:
         if self._smtp is not None:

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
-from ..forms import strip
+from ..forms import single_line, strip
 from ..reminders.kinds import SWITCHABLE
 from ..timezones import all_timezones, is_timezone
 from .services import MAIL_PREFERENCES
@@ -27,6 +27,7 @@ def _email_field() -> EmailField:
         validators=[
             DataRequired("Enter your e-mail address."),
             Length(max=254, message="That e-mail address is too long."),
+            single_line,
             Email("Enter an e-mail address like name@example.com.", check_deliverability=False),
         ],
         render_kw={"autocomplete": "email"},
@@ -64,6 +65,7 @@ def _display_name_field() -> StringField:
         validators=[
             DataRequired("Enter the name we should show."),
             Length(max=80, message="Use at most 80 characters."),
+            single_line,
         ],
         render_kw={"autocomplete": "name"},
     )

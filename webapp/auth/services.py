@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -16,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import PasswordResetToken, User, UserSession
 from ..projects.services import ensure_inbox
-from ..reminders.kinds import SWITCHABLE
+from ..reminders.kinds import SWITCHABLE, MailKind
+from ..reminders.models import Delivery
 from ..timezones import local_today, monday_of, now_utc
 
 # The User columns that switch mails on or off (profile and unsubscribe links).
@@ -128,19 +131,43 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_reset_token(user: User) -> str:
-    """A new single-use reset token; only its hash is stored."""
-    token = secrets.token_urlsafe(32)
-    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
-    db.session.add(
-        PasswordResetToken(
-            token_hash=token_hash(token),
-            user_id=user.id,
-            expires_at=now_utc() + timedelta(minutes=minutes),
-        )
-    )
+def request_password_reset(email: str) -> None:
+    """Plan a reset mail for the account with this address, if there is one.
+
+    Only a delivery row is written: the mail goes out through the delivery pipeline, with its
+    retries, so a mail server that is down delays the mail instead of losing it. Each request
+    is its own mail (its own key, so its own link)."""
+    user = user_by_email(email)
+    if user is None:
+        return
+    key = f"{MailKind.PASSWORD_RESET.value}:{user.id}:{secrets.token_hex(8)}"
+    db.session.add(Delivery(key=key, user_id=user.id, kind=MailKind.PASSWORD_RESET.value, payload="{}"))
     db.session.commit()
-    return token
+
+
+def reset_token_for(delivery_key: str) -> str:
+    """The secret token of the reset mail with this key: derived, never stored, so a retried or
+    re-composed mail carries the same link, and only its hash is in the database."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(secret, f"password-reset:{delivery_key}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def issue_reset_token(user: User, delivery_key: str) -> tuple[str, int]:
+    """The token for this reset mail, valid for PASSWORD_RESET_MINUTES from now (caller commits).
+
+    Composing the mail again (a retry) renews an unused token rather than adding another."""
+    token = reset_token_for(delivery_key)
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+    expires_at = now_utc() + timedelta(minutes=minutes)
+    row = db.session.get(PasswordResetToken, token_hash(token))
+    if row is None:
+        db.session.add(
+            PasswordResetToken(token_hash=token_hash(token), user_id=user.id, expires_at=expires_at)
+        )
+    elif row.used_at is None:
+        row.expires_at = expires_at
+    return token, minutes
 
 
 def valid_reset_token(token: str) -> PasswordResetToken | None:

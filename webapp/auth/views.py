@@ -9,10 +9,9 @@ from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user, login_required, logout_user
 from markupsafe import Markup, escape
 
-from jobs import URGENT_MAIL_QUEUE
-
-from ..extensions import limiter, queues
+from ..extensions import limiter
 from ..mail import outbox_message, outbox_messages
+from ..reminders.dispatch import hand_out_after
 from ..responses import is_safe_path, render, see_other
 from . import services
 from .forms import ChangePasswordForm, LoginForm, ProfileForm, ResetPasswordForm, ResetRequestForm, SignupForm
@@ -135,10 +134,9 @@ def change_password():
 def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
-        user = services.user_by_email(form.email.data)
-        if user is not None:
-            queues.queue(URGENT_MAIL_QUEUE).enqueue("jobs.mail.send_password_reset_mail", user.id)
-        return render("auth/reset_request.html", "auth/_reset_sent.html", sent=True, message=RESET_SENT)
+        services.request_password_reset(form.email.data)
+        response = render("auth/reset_request.html", "auth/_reset_sent.html", sent=True, message=RESET_SENT)
+        return hand_out_after(response)
     status = INVALID if form.is_submitted() else 200
     return render("auth/reset_request.html", "auth/_reset_request_form.html", form=form, status=status)
 

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from ..forms import strip
+from ..forms import single_line, strip
 
 
 class ProjectForm(FlaskForm):
@@ -16,5 +16,6 @@ class ProjectForm(FlaskForm):
         validators=[
             DataRequired("Give the project a name."),
             Length(max=80, message="A project name can be at most 80 characters."),
+            single_line,
         ],
     )

@@ -13,20 +13,25 @@ a Redis restart, a lost job) makes the delivery available to the next sweep agai
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from flask import current_app
+from flask import Response, current_app
+from redis.exceptions import RedisError
 from sqlalchemy import Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..extensions import db
+from jobs import PLANNING_QUEUE
+
+from ..extensions import db, queues
+from ..links import site_path
 from ..models import Status, Task, User
 from ..timezones import local_day_bounds, local_to_utc, monday_of, now_utc, to_local
-from .kinds import MailKind
+from .kinds import BULK, URGENT, MailKind
 from .models import Delivery, DeliveryState, Notification, Reminder, ReminderState
 
 DUE_TOMORROW_AT = time(9, 0)
@@ -35,6 +40,8 @@ WEEKLY_DIGEST_AT = time(8, 0)  # on Mondays
 # up), but not later: nobody wants Monday's digest on Thursday, or 09:00's mail at midnight.
 CATCH_UP = timedelta(hours=12)
 CHUNK = 500  # ids per IN (…) list
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -116,7 +123,9 @@ def claim_due_reminders(now: datetime, batch: int) -> int:
         if row.owner_id in mailed:  # switched off, a reminder still shows in the app
             deliveries.append(_delivery(key, row.owner_id, MailKind.REMINDER, task_id=row.task_id))
         title = f"Reminder: {titles.get(row.task_id, 'a task')}"
-        notifications.append(_notification(key, row.owner_id, title, f"/tasks/{row.task_id}"))
+        notifications.append(
+            _notification(key, row.owner_id, title, site_path("tasks.show", task_id=row.task_id))
+        )
     _plan(deliveries, notifications)
     db.session.commit()
     return len(claimed)
@@ -189,7 +198,7 @@ def plan_due_tomorrow(now: datetime) -> int:
             MailKind.DUE_TOMORROW,
             f"due-tomorrow:{{}}:{tomorrow}",
             "Tasks due tomorrow",
-            "/tasks?due=week",
+            site_path("tasks.index", due="tomorrow"),
             day=tomorrow,
         )
     return planned
@@ -209,7 +218,7 @@ def plan_weekly_digests(now: datetime) -> int:
             MailKind.WEEKLY_DIGEST,
             f"weekly-digest:{{}}:{monday}",
             "Your weekly digest",
-            "/",
+            site_path("dashboard.home"),
             week_start=monday,
         )
     return planned
@@ -237,12 +246,13 @@ def plan_overdue(now: datetime) -> int:
         for task_id, owner_id in claimed:
             tasks_by_owner[owner_id].append(task_id)
         hour = now.strftime("%Y-%m-%dT%H")
+        overdue_list = site_path("tasks.index", due="overdue")
         deliveries, notifications = [], []
         for owner, task_ids in tasks_by_owner.items():
             key = f"overdue:{owner}:{hour}"
             deliveries.append(_delivery(key, owner, MailKind.OVERDUE, task_ids=sorted(task_ids)))
             title = "1 task is overdue" if len(task_ids) == 1 else f"{len(task_ids)} tasks are overdue"
-            notifications.append(_notification(key, owner, title, "/tasks?due=overdue"))
+            notifications.append(_notification(key, owner, title, overdue_list))
         _plan(deliveries, notifications)
         db.session.commit()
         planned += len(deliveries)
@@ -252,16 +262,21 @@ def plan_overdue(now: datetime) -> int:
 # --- leasing deliveries to send jobs -------------------------------------------------------
 
 
-def lease_ready_deliveries(batch: int, lease: timedelta) -> Iterable[tuple[str, int]]:
-    """Lease pending deliveries whose time has come, `batch` to a token; yields (token, count)."""
+def lease_ready_deliveries(
+    batch: int, lease: timedelta, kinds: tuple[MailKind, ...]
+) -> Iterable[tuple[str, int]]:
+    """Lease pending deliveries of these kinds whose time has come, `batch` to a token; yields
+    (token, count)."""
     while True:
         now = now_utc()
+        free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
         ready = _skip_locked(
             select(Delivery.id)
             .where(
                 Delivery.state == DeliveryState.PENDING,
                 Delivery.not_before <= now,
-                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+                Delivery.kind.in_([kind.value for kind in kinds]),
+                free,
             )
             .order_by(Delivery.not_before, Delivery.id)
             .limit(batch)
@@ -269,11 +284,7 @@ def lease_ready_deliveries(batch: int, lease: timedelta) -> Iterable[tuple[str, 
         token = secrets.token_hex(16)
         leased = db.session.execute(
             update(Delivery)
-            .where(
-                Delivery.id.in_(ready.scalar_subquery()),
-                Delivery.state == DeliveryState.PENDING,
-                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-            )
+            .where(Delivery.id.in_(ready.scalar_subquery()), Delivery.state == DeliveryState.PENDING, free)
             .values(lease_token=token, lease_until=now + lease)
             .returning(Delivery.id)
         ).all()
@@ -286,20 +297,41 @@ def lease_ready_deliveries(batch: int, lease: timedelta) -> Iterable[tuple[str, 
 
 
 def dispatch_ready(enqueue) -> tuple[int, list[str]]:
-    """Lease the deliveries that are ready and enqueue one send job per lease.
+    """Lease the deliveries that are ready, urgent kinds first, and enqueue one send job per lease.
 
-    `enqueue(tokens)` puts the jobs on the queue; if it fails (Redis is down), the leases simply
-    run out and a later sweep hands the deliveries out again. Returns (deliveries, tokens).
+    `enqueue(tokens, urgent=…)` puts the jobs on the urgent or the bulk mail queue; if it fails
+    (Redis is down), the leases simply run out and a later sweep hands the deliveries out again.
+    Returns (deliveries, tokens).
     """
     config = current_app.config
     lease = timedelta(seconds=config["DELIVERY_LEASE_SECONDS"])
-    leased, tokens = 0, []
-    for token, count in lease_ready_deliveries(config["DELIVERY_BATCH"], lease):
-        tokens.append(token)
-        leased += count
-    if tokens:
-        enqueue(tokens)
-    return leased, tokens
+    leased, all_tokens = 0, []
+    for kinds, urgent in ((URGENT, True), (BULK, False)):
+        tokens = []
+        for token, count in lease_ready_deliveries(config["DELIVERY_BATCH"], lease, kinds):
+            tokens.append(token)
+            leased += count
+        if tokens:
+            enqueue(tokens, urgent=urgent)
+        all_tokens += tokens
+    return leased, all_tokens
+
+
+def hand_out_after(response: Response) -> Response:
+    """Ask a worker to hand out ready mail once this response has gone to the client (a reset
+    request): the answer never waits on Redis. If Redis is down the mail still goes, with the
+    next sweep."""
+    app = current_app._get_current_object()
+
+    def request_hand_out() -> None:
+        with app.app_context():
+            try:
+                queues.queue(PLANNING_QUEUE).enqueue("jobs.reminders.hand_out_mail", result_ttl=60)
+            except RedisError as error:
+                log.warning("could not ask for mail to be handed out now (the sweep will): %s", error)
+
+    response.call_on_close(request_hand_out)
+    return response
 
 
 def sweep(now: datetime | None = None, *, enqueue) -> SweepReport:

@@ -59,3 +59,4 @@ class MailKind(enum.StrEnum):
 
 SWITCHABLE = tuple(kind for kind in MailKind if kind.preference is not None)
 URGENT = tuple(kind for kind in MailKind if kind.urgent)
+BULK = tuple(kind for kind in MailKind if not kind.urgent)

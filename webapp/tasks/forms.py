@@ -7,7 +7,7 @@ from wtforms import DateField, SelectField, StringField, TextAreaField, TimeFiel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..forms import strip
+from ..forms import single_line, strip
 from ..models import Priority, Project, Status, Task
 from .queries import parse_id
 from .services import TagError, TaskChanges, local_due_parts, parse_tags, tags_text
@@ -64,6 +64,7 @@ def _title_field(label: str) -> StringField:
         validators=[
             DataRequired("Give the task a title."),
             Length(max=200, message="A title can be at most 200 characters."),
+            single_line,
         ],
     )
 
@@ -82,7 +83,7 @@ class TaskForm(_ProjectChoice, FlaskForm):
     priority = SelectField("Priority", choices=PRIORITY_CHOICES, validate_choice=True)
     due_date = DayField("Due date", validators=[Optional()])
     due_time = ClockField("Time", validators=[Optional()])
-    tags = StringField("Tags", filters=[strip])
+    tags = StringField("Tags", filters=[strip], validators=[single_line])
     project_id = SelectField("Project", coerce=_project_id, validate_choice=False)
     project_required = True
 

@@ -1,0 +1,166 @@
+"""One small composer per kind of mail: what a delivery says, in its recipient's time zone.
+
+A composer takes the delivery's payload and its recipient and returns a Draft (subject, template,
+context) or None when nothing is left to say (the task was done or deleted meanwhile). `compose`
+turns a draft into a MIME message with the headers every mail of that kind carries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from email.message import Message
+
+from flask import render_template
+from sqlalchemy import select
+
+from ..auth.services import issue_reset_token
+from ..extensions import db
+from ..links import absolute_url
+from ..mail import build_message
+from ..models import Status, Task, User
+from ..timezones import local_day_bounds
+from .kinds import MailKind
+from .models import Delivery
+from .unsubscribe import unsubscribe_url
+
+DIGEST_OPEN_SHOWN = 10
+WITH_HTML = {MailKind.PASSWORD_RESET}  # these have a mail/<kind>.html part besides the text
+
+
+@dataclass
+class Draft:
+    subject: str
+    context: dict = field(default_factory=dict)
+
+
+@dataclass
+class Batch:
+    """What the composers of one send job share: the reminded tasks, loaded in one query."""
+
+    tasks_by_id: dict[int, Task]
+
+    @classmethod
+    def load(cls, deliveries: list[Delivery]) -> Batch:
+        task_ids = {_reminded_task_id(d) for d in deliveries if d.kind == MailKind.REMINDER.value}
+        task_ids.discard(None)
+        tasks = db.session.scalars(select(Task).where(Task.id.in_(task_ids))) if task_ids else []
+        return cls({task.id: task for task in tasks})
+
+
+def _reminded_task_id(delivery: Delivery) -> int | None:
+    """The task a reminder delivery is about; None for a payload its composer will refuse."""
+    try:
+        return int(json.loads(delivery.payload)["task_id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+Composer = Callable[[dict, User, Delivery, Batch], Draft | None]
+
+
+def _counted(template: str, count: int) -> str:
+    return template.format(count=count, s="" if count == 1 else "s")
+
+
+def _open_tasks(user: User, *conditions) -> list[Task]:
+    query = (
+        select(Task)
+        .where(Task.owner_id == user.id, Task.deleted_at.is_(None), Task.status != Status.DONE, *conditions)
+        .order_by(Task.due_at, Task.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def _reminder(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft | None:
+    task = batch.tasks_by_id.get(payload["task_id"])
+    if task is None or task.deleted_at is not None or task.done:
+        return None
+    return Draft(f"Reminder: {task.title}", {"task": task})
+
+
+def _due_tomorrow(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft | None:
+    day = date.fromisoformat(payload["day"])
+    start, end = local_day_bounds(day, user.timezone)
+    tasks = _open_tasks(user, Task.due_at >= start, Task.due_at < end)
+    if not tasks:
+        return None
+    return Draft(_counted("Due tomorrow: {count} task{s}", len(tasks)), {"tasks": tasks, "day": day})
+
+
+def _overdue(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft | None:
+    tasks = _open_tasks(user, Task.id.in_(payload["task_ids"]))
+    if not tasks:
+        return None
+    return Draft(_counted("Overdue: {count} task{s}", len(tasks)), {"tasks": tasks})
+
+
+def _weekly_digest(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft:
+    week_start = date.fromisoformat(payload["week_start"])
+    since, _ = local_day_bounds(week_start - timedelta(days=7), user.timezone)
+    until, _ = local_day_bounds(week_start, user.timezone)
+    completed = db.session.scalars(
+        select(Task)
+        .where(Task.owner_id == user.id, Task.deleted_at.is_(None), Task.completed_at >= since)
+        .where(Task.completed_at < until)
+        .order_by(Task.completed_at)
+    ).all()
+    still_open = _open_tasks(user)
+    return Draft(
+        "Your week in Tasklane",
+        {"completed": completed, "open_tasks": still_open[:DIGEST_OPEN_SHOWN], "open_count": len(still_open)},
+    )
+
+
+def _password_reset(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft:
+    token, minutes = issue_reset_token(user, delivery.key)
+    return Draft(
+        "Reset your Tasklane password",
+        {"link": absolute_url("auth.reset_confirm", token=token), "minutes": minutes},
+    )
+
+
+COMPOSERS: dict[MailKind, Composer] = {
+    MailKind.REMINDER: _reminder,
+    MailKind.DUE_TOMORROW: _due_tomorrow,
+    MailKind.OVERDUE: _overdue,
+    MailKind.WEEKLY_DIGEST: _weekly_digest,
+    MailKind.PASSWORD_RESET: _password_reset,
+}
+
+
+def _unsubscribe_headers(kind: MailKind, user: User, context: dict) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe, for mail the user can switch off."""
+    if kind.preference is None:
+        return {}
+    context["unsubscribe"] = unsubscribe_url(user.id, kind.value)
+    return {
+        "List-Unsubscribe": f"<{context['unsubscribe']}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def compose(delivery: Delivery, user: User, batch: Batch) -> Message | None:
+    """The message for one delivery, or None when there is nothing left to say."""
+    kind = MailKind(delivery.kind)
+    draft = COMPOSERS[kind](json.loads(delivery.payload), user, delivery, batch)
+    if draft is None:
+        return None
+    context = {
+        "user": user,
+        "zone": user.timezone,
+        "task_url": lambda task: absolute_url("tasks.show", task_id=task.id),
+        "tasks_url": absolute_url("tasks.index"),
+        **draft.context,
+    }
+    headers = {"Auto-Submitted": "auto-generated", **_unsubscribe_headers(kind, user, context)}
+    return build_message(
+        user.email,
+        draft.subject,
+        render_template(f"mail/{kind.value}.txt", **context),
+        html=render_template(f"mail/{kind.value}.html", **context) if kind in WITH_HTML else None,
+        key=delivery.key,
+        headers=headers,
+    )
