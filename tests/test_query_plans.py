@@ -21,6 +21,8 @@ from sqlalchemy import event, insert, text
 from webapp.dashboard.services import summary
 from webapp.extensions import db
 from webapp.models import Project, Status, Tag, Task, User, task_tags
+from webapp.reminders.models import Notification
+from webapp.reminders.services import notifications_page
 from webapp.tasks.queries import TaskFilters, search_condition, task_page
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
@@ -120,13 +122,13 @@ def _explain_postgresql(statement: str, parameters) -> list[str]:
     ]
 
 
-def plans_of(run) -> list[tuple[str, list[str]]]:
-    """(SQL, plan lines) of every statement on tasks that `run` sends."""
+def plans_of(run, table: str = "tasks") -> list[tuple[str, list[str]]]:
+    """(SQL, plan lines) of every statement on `table` that `run` sends."""
     with recorded_statements() as seen:
         run()
     explain = _explain_postgresql if db.engine.dialect.name == "postgresql" else _explain_sqlite
-    found = [(sql, explain(sql, params)) for sql, params in seen if re.search(r"\bFROM tasks\b", sql)]
-    assert found, "no query on tasks was recorded"
+    found = [(sql, explain(sql, params)) for sql, params in seen if re.search(rf"\bFROM {table}\b", sql)]
+    assert found, f"no query on {table} was recorded"
     return found
 
 
@@ -210,3 +212,52 @@ def test_search_uses_the_full_text_index_the_migration_built(crowd):
     )
     index = "ix_tasks_search" if db.engine.dialect.name == "postgresql" else "VIRTUAL TABLE INDEX"
     assert any(index in line for _, plan in found for line in plan), found
+
+
+@pytest.fixture
+def notified(app):
+    """Five users with 2,000 notifications each, their ids interleaved as a busy day makes them."""
+    users = [
+        User(email=f"user{n}@example.com", password_hash="x", display_name=f"User {n}", timezone="UTC")
+        for n in range(USERS)
+    ]
+    db.session.add_all(users)
+    db.session.flush()
+    rows = [
+        {
+            "key": f"note:{user.id}:{i}",
+            "user_id": user.id,
+            "title": f"Note {i}",
+            "body": "",
+            "url": "",
+            "created_at": NOW,
+            "read_at": NOW if i % 3 else None,
+        }
+        for i in range(2000)
+        for user in users
+    ]
+    db.session.execute(insert(Notification), rows)
+    db.session.commit()
+    with db.engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    return users[2]
+
+
+def test_notification_pages_walk_an_index_newest_first_without_offset_or_sorting(notified):
+    def two_pages():
+        first = notifications_page(notified, None, page_size=50)
+        notifications_page(notified, first.older_than, page_size=50)
+
+    with recorded_statements() as seen:
+        two_pages()
+    # SQLite writes every LIMIT as "LIMIT ? OFFSET ?"; the offset must stay 0.
+    assert all("OFFSET" not in sql or params[-1] == 0 for sql, params in seen if "notifications" in sql), seen
+
+    found = plans_of(two_pages, "notifications")
+    assert len(found) == 2
+    for sql, plan in found:
+        assert not [line for line in plan if "TEMP B-TREE" in line or line.startswith("Sort")], (sql, plan)
+        if db.engine.dialect.name == "postgresql":
+            assert not [line for line in plan if line.startswith("Seq Scan")], (sql, plan)
+        else:
+            assert any("USING INDEX ix_notifications_user_id_id" in line for line in plan), (sql, plan)

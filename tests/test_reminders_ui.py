@@ -460,13 +460,13 @@ def test_opening_the_count_url_in_a_browser_shows_the_notifications_page(client,
 
 
 def test_the_notifications_page_lists_only_my_own(client, user, other_user):
-    _notify(user, "Ada's reminder", url="/tasks/1")
+    mine = _notify(user, "Ada's reminder", url="/tasks/1")
     _notify(other_user, "Bob's reminder")
 
     page = _text(client.get("/notifications"))
 
     assert "Ada&#39;s reminder" in page
-    assert '<a href="/tasks/1">' in page
+    assert f'<a href="/notifications/{mine.id}/open">Ada&#39;s reminder</a>' in page
     assert "About Ada&#39;s reminder" in page
     assert "Bob" not in page.replace("Bob&#39;", "")
     assert "Bob&#39;s reminder" not in page
@@ -497,7 +497,9 @@ def test_marking_one_read_updates_the_count_and_tells_the_bell(client, user):
     assert response.headers["HX-Trigger"] == "notifications-changed"
     body = _text(response)
     assert "<html" not in body
-    assert body.lstrip().startswith('<section class="card" id="notifications"')
+    assert body.lstrip().startswith(f'<li class="notification" id="notification-{first.id}">')  # not new
+    assert '<div class="notifications-header" id="notifications-header" hx-swap-oob="true">' in body
+    assert '<h2 id="notifications-heading">1 unread</h2>' in body
     assert _unread(user) == 1
     assert ", 1" in re.sub(r"<[^>]+>", "", _text(client.get("/notifications/count", headers=HTMX)))
 
@@ -539,6 +541,192 @@ def test_marking_another_users_notification_is_a_404_and_changes_nothing(user, o
 
     assert response.status_code == 404
     assert _unread(user) == 1
+
+
+def _bell(client) -> str:
+    """What a screen reader announces for the bell."""
+    badge = _text(client.get("/notifications/count", headers=HTMX))
+    return re.search(r'<span class="visually-hidden">([^<]+)</span>', badge).group(1)
+
+
+def test_opening_a_notification_marks_it_read_and_goes_to_what_it_is_about(client, user, task):
+    opened = _notify(user, "Reminder: Call the plumber", url=f"/tasks/{task.id}")
+    _notify(user, "Another one")
+    assert _bell(client) == "Notifications, 2 unread"
+
+    response = client.get(f"/notifications/{opened.id}/open")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/tasks/{task.id}"
+    assert "<title>Call the plumber · Tasklane</title>" in _text(client.get(response.headers["Location"]))
+    assert _bell(client) == "Notifications, 1 unread"
+    assert _unread(user) == 1
+
+
+def test_opening_a_read_notification_again_still_goes_there(client, user):
+    opened = _notify(user, "Tasks due tomorrow", url="/tasks?due=tomorrow", read=True)
+
+    response = client.get(f"/notifications/{opened.id}/open")
+
+    assert response.headers["Location"] == "/tasks?due=tomorrow"
+    assert _unread(user) == 0
+
+
+OFF_SITE = [
+    "https://evil.example/",
+    "//evil.example/tasks",
+    "/\\evil.example",
+    "javascript:alert(1)",
+    "tasks/1",
+]
+
+
+@pytest.mark.parametrize("url", OFF_SITE)
+def test_a_notification_pointing_off_the_site_opens_the_notifications_page(client, user, url):
+    opened = _notify(user, "Strange", url=url)
+
+    response = client.get(f"/notifications/{opened.id}/open")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/notifications"
+    assert _unread(user) == 0
+
+
+def test_opening_another_users_notification_is_a_404_and_changes_nothing(user, other_client, other_user):
+    notification = _notify(user, "Ada's", url="/tasks/1")
+
+    assert other_client.get(f"/notifications/{notification.id}/open").status_code == 404
+    assert other_client.get("/notifications/99999999999/open").status_code == 404
+    assert _unread(user) == 1
+
+
+def test_opening_a_notification_logged_out_asks_to_log_in_first(app, user):
+    notification = _notify(user, "Ada's", url="/tasks/1")
+
+    response = app.test_client().get(f"/notifications/{notification.id}/open")
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    assert _unread(user) == 1
+
+
+# --- notifications page by page -------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_pages(app_config):
+    app_config["NOTIFICATIONS_PAGE_SIZE"] = 3
+
+
+def _notify_many(user: User, count: int, prefix: str = "Note") -> list[Notification]:
+    return [_notify(user, f"{prefix} {n}", read=n % 2 == 0) for n in range(1, count + 1)]
+
+
+def _shown(response) -> list[str]:
+    """The titles of the notifications a page shows, top to bottom."""
+    titles = re.findall(r'<p class="notification-title">(.*?)</p>', _text(response), re.S)
+    return [re.sub(r"<[^>]+>|\bNew\b", "", title).strip() for title in titles]
+
+
+def _older_link(response) -> str | None:
+    link = re.search(r'<li class="load-more">\s*<a class="button secondary" href="([^"]+)"', _text(response))
+    return link.group(1) if link else None
+
+
+def test_the_page_shows_the_newest_fifty_and_a_link_to_older_ones(client, user):
+    _notify_many(user, 51)
+
+    first = client.get("/notifications")
+    older = client.get(_older_link(first))
+
+    assert _shown(first) == [f"Note {n}" for n in range(51, 1, -1)]
+    assert _shown(older) == ["Note 1"]
+    assert _older_link(older) is None
+
+
+def test_following_older_links_shows_every_notification_once_newest_first(small_pages, client, user):
+    notes = _notify_many(user, 7)
+
+    pages, url = [], "/notifications"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        pages.append(_shown(response))
+        url = _older_link(response)
+
+    assert pages == [["Note 7", "Note 6", "Note 5"], ["Note 4", "Note 3", "Note 2"], ["Note 1"]]
+    assert _older_link(client.get("/notifications")) == f"/notifications?before={notes[4].id}"
+
+
+def test_an_older_page_without_javascript_is_a_full_page_with_a_way_back(small_pages, client, user):
+    _notify_many(user, 4)
+
+    response = client.get(_older_link(client.get("/notifications")))
+
+    page = _text(response)
+    assert "<h1>Notifications</h1>" in page
+    assert '<h2 id="notifications-heading">2 unread</h2>' in page  # the count is of all of them
+    assert '<a href="/notifications">Back to the newest notifications</a>' in page
+    assert _shown(response) == ["Note 1"]
+
+
+def test_with_htmx_the_older_link_brings_just_the_next_items_to_append(small_pages, client, user):
+    _notify_many(user, 7)
+    link = _older_link(client.get("/notifications"))
+
+    response = client.get(link, headers=HTMX)
+
+    body = _text(response)
+    assert response.status_code == 200
+    assert "<html" not in body and "<section" not in body and "notifications-header" not in body
+    assert body.lstrip().startswith('<li class="notification')
+    assert _shown(response) == ["Note 4", "Note 3", "Note 2"]
+    assert 'hx-target="closest li" hx-swap="outerHTML">Older notifications</a>' in body
+    assert "HX-Request" in response.vary
+
+
+def test_older_pages_hold_only_my_own(small_pages, client, user, other_user):
+    for n in range(1, 6):
+        _notify(user, f"Ada {n}")
+        _notify(other_user, f"Bob {n}")
+
+    seen, url = [], "/notifications"
+    while url:
+        response = client.get(url)
+        seen += _shown(response)
+        url = _older_link(response)
+
+    assert seen == [f"Ada {n}" for n in range(5, 0, -1)]
+
+
+def test_past_the_oldest_there_is_nothing_older(client, user):
+    [only] = _notify_many(user, 1)
+
+    response = client.get(f"/notifications?before={only.id}")
+
+    assert response.status_code == 200
+    assert "No older notifications." in _text(response)
+
+
+@pytest.mark.parametrize("before", ["abc", "0", "-1", "1.5", "99999999999999", "\uff11\uff12", "12abc"])
+def test_a_broken_older_link_is_a_400_with_a_message(client, user, before):
+    response = client.get("/notifications", query_string={"before": before})
+
+    assert response.status_code == 400
+    assert "That “Older notifications” link is broken." in _text(response)
+
+
+def test_marking_one_read_on_an_older_page_without_javascript_returns_to_that_page(small_pages, client, user):
+    notes = _notify_many(user, 5)
+    link = _older_link(client.get("/notifications"))
+
+    page = _text(client.get(link))
+    assert '<input type="hidden" name="next" value="' + link + '">' in page
+    response = client.post(f"/notifications/{notes[0].id}/read", data={"next": link})
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == link
+    assert _unread(user) == 2  # of Note 1, 3 and 5
 
 
 def test_notifications_need_a_login(client, app):

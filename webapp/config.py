@@ -62,6 +62,7 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     PAGE_SIZE = 50
+    NOTIFICATIONS_PAGE_SIZE = 50
 
     # Reminder dispatch (see webapp/reminders/dispatch.py).
     SWEEP_BATCH = 2000  # due reminders claimed per transaction

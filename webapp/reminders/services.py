@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import abort
@@ -115,21 +116,27 @@ def unread_count(user: User) -> int:
     return db.session.scalar(query) or 0
 
 
-def recent_notifications(user: User, limit: int = 50) -> list[Notification]:
-    query = (
-        select(Notification)
-        .where(Notification.user_id == user.id)
-        .order_by(Notification.id.desc())
-        .limit(limit)
-    )
-    return list(db.session.scalars(query))
+@dataclass
+class NotificationPage:
+    notifications: list[Notification] = field(default_factory=list)
+    older_than: int | None = None  # where the next page starts (its `before`); None on the last
 
 
-def mark_read(user: User, notification_id: int | None = None) -> None:
-    """Mark one of the user's notifications read, or all of them when no id is given."""
+def notifications_page(user: User, before: int | None, page_size: int) -> NotificationPage:
+    """The user's notifications, newest first, with ids below `before` (all when None): a keyset
+    page that walks ix_notifications_user_id_id, never OFFSET, however far back it goes."""
+    query = select(Notification).where(Notification.user_id == user.id)
+    if before is not None:
+        query = query.where(Notification.id < before)
+    found = list(db.session.scalars(query.order_by(Notification.id.desc()).limit(page_size + 1)))
+    if len(found) <= page_size:
+        return NotificationPage(found)
+    shown = found[:page_size]
+    return NotificationPage(shown, shown[-1].id)
+
+
+def mark_all_read(user: User) -> None:
     query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    if notification_id is not None:
-        query = query.where(Notification.id == notification_id)
     db.session.execute(query.values(read_at=now_utc()).execution_options(synchronize_session=False))
     db.session.commit()
 
@@ -140,4 +147,13 @@ def notification_or_404(user: User, notification_id: int) -> Notification:
     notification = db.session.scalar(query)
     if notification is None:
         abort(404)
+    return notification
+
+
+def read_notification(user: User, notification_id: int) -> Notification:
+    """One of the user's notifications, read from now on (opened, or marked read)."""
+    notification = notification_or_404(user, notification_id)
+    if notification.read_at is None:
+        notification.read_at = now_utc()
+        db.session.commit()
     return notification

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user, login_required
 
 from ..access import task_or_404
@@ -11,6 +11,7 @@ from ..formatting import local_datetime
 from ..models import Task
 from ..projects.services import assignable_projects
 from ..responses import is_safe_path, render, safe_back, see_other, wants_fragment
+from ..tasks.queries import parse_id
 from ..timezones import local_today
 from . import services
 from .forms import CUSTOM, ReminderForm
@@ -96,10 +97,29 @@ def remove(reminder_id: int):
 
 # --- notifications ----------------------------------------------------------------------------------
 
+NOTIFICATIONS = "reminders/_notifications.html"
+OLDER_NOTIFICATIONS = "reminders/_notification_items.html"
 
-def _notifications_context() -> dict:
+
+def _before() -> int | None:
+    """The `before` of an "Older notifications" link: None for the newest, a 400 if broken."""
+    raw = request.args.get("before")
+    if not raw:
+        return None
+    before = parse_id(raw)
+    if before is None:
+        abort(400, "That “Older notifications” link is broken. Please open the notifications again.")
+    return before
+
+
+def _notifications_context(before: int | None = None) -> dict:
+    page = services.notifications_page(current_user, before, current_app.config["NOTIFICATIONS_PAGE_SIZE"])
+    older_url = url_for("reminders.notifications", before=page.older_than) if page.older_than else None
     return {
-        "notifications": services.recent_notifications(current_user),
+        "notifications": page.notifications,
+        "older_url": older_url,
+        "before": before,
+        "back": url_for("reminders.notifications", before=before),
         "unread_notifications": services.unread_count(current_user),
     }
 
@@ -107,7 +127,10 @@ def _notifications_context() -> dict:
 @bp.get("/notifications")
 @login_required
 def notifications():
-    return render("reminders/notifications.html", "reminders/_notifications.html", **_notifications_context())
+    """The newest page, or with ?before=<id> the next older one (htmx appends just its items)."""
+    before = _before()
+    fragment = OLDER_NOTIFICATIONS if before is not None else NOTIFICATIONS
+    return render("reminders/notifications.html", fragment, **_notifications_context(before))
 
 
 @bp.get("/notifications/count")
@@ -121,29 +144,49 @@ def notification_count():
     return response
 
 
-def _notifications_changed(message: str):
-    """htmx gets the list again and a signal for the bell to refresh; a plain form a redirect."""
-    if wants_fragment():
-        response = render("reminders/_notifications.html", **_notifications_context())
-        response.headers["HX-Trigger"] = NOTIFICATIONS_CHANGED
-        return response
+@bp.get(f"/notifications/<{ID}:notification_id>/open")
+@login_required
+def open_notification(notification_id: int):
+    """Follow a notification to what it is about (a path on this site), marking it read."""
+    notification = services.read_notification(current_user, notification_id)
+    target = notification.url if is_safe_path(notification.url) else url_for("reminders.notifications")
+    return see_other(target)
+
+
+def _tell_the_bell(response):
+    """An htmx answer that changed what is unread: the bell refreshes its count."""
+    response.headers["HX-Trigger"] = NOTIFICATIONS_CHANGED
+    return response
+
+
+def _back_to_notifications(message: str):
     flash(message, "success")
-    return see_other(url_for("reminders.notifications"))
+    return see_other(safe_back(url_for("reminders.notifications")))
 
 
 @bp.post(f"/notifications/<{ID}:notification_id>/read")
 @login_required
 def mark_read(notification_id: int):
-    notification = services.notification_or_404(current_user, notification_id)
-    services.mark_read(current_user, notification.id)
-    return _notifications_changed(f"Marked “{notification.title}” as read.")
+    """htmx swaps in just that notification and the unread count: older pages stay in place."""
+    notification = services.read_notification(current_user, notification_id)
+    if not wants_fragment():
+        return _back_to_notifications(f"Marked “{notification.title}” as read.")
+    return _tell_the_bell(
+        render(
+            "reminders/_notification_marked.html",
+            notification=notification,
+            unread_notifications=services.unread_count(current_user),
+        )
+    )
 
 
 @bp.post("/notifications/read")
 @login_required
 def mark_all_read():
-    services.mark_read(current_user)
-    return _notifications_changed("All notifications are marked as read.")
+    services.mark_all_read(current_user)
+    if not wants_fragment():
+        return _back_to_notifications("All notifications are marked as read.")
+    return _tell_the_bell(render(NOTIFICATIONS, **_notifications_context()))
 
 
 # --- one-click unsubscribe ------------------------------------------------------------------------
