@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, AuthActions
+from tests.support import RESET_SENT, ask_for_reset, page_without_tokens
 from webapp.auth import services
 from webapp.extensions import db
 from webapp.models import PasswordResetToken, Project, User, UserSession
@@ -18,18 +19,12 @@ from webapp.reminders.models import Delivery
 from webapp.timezones import now_utc
 
 NEW_PASSWORD = "a brand new passphrase"
-RESET_SENT = "If an account exists for that address, we have sent a link"
 LOGIN_FAILED = "That e-mail and password do not match an account"
 LINK_USED = "This link has expired or was already used"
 
 
 def _text(response) -> str:
     return response.get_data(as_text=True)
-
-
-def _page_without_tokens(response) -> str:
-    """The page as a user sees it: CSRF tokens carry a timestamp, so two requests differ there."""
-    return re.sub(r"(X-CSRFToken\": \"|name=\"csrf_token\" value=\")[^\"]+", r"\1…", _text(response))
 
 
 def _session_cookie(client) -> str:
@@ -56,13 +51,6 @@ def _reset_link(app) -> str:
     match = re.search(r"http://localhost(/reset/[\w-]+)", files[0].read_text())
     assert match, files[0].read_text()
     return match.group(1)
-
-
-def _ask_for_reset(client, email: str):
-    """Submit the reset form and let the response close, as a browser's would: that is when the
-    app asks a worker to hand the mail out."""
-    with client.post("/reset", data={"email": email}) as response:
-        return response
 
 
 def _signup(client, **fields):
@@ -167,8 +155,8 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_generic_message(clie
     unknown_email = auth.login(email="nobody@example.com")
     assert wrong_password.status_code == unknown_email.status_code == 422
     assert LOGIN_FAILED in _text(wrong_password)
-    same_page = _page_without_tokens(unknown_email).replace("nobody@example.com", "ada@example.com")
-    assert _page_without_tokens(wrong_password) == same_page
+    same_page = page_without_tokens(unknown_email).replace("nobody@example.com", "ada@example.com")
+    assert page_without_tokens(wrong_password) == same_page
     assert not _is_logged_in(client)
 
 
@@ -395,16 +383,16 @@ def test_the_profile_needs_a_login(client):
 def test_reset_request_answers_the_same_for_known_and_unknown_addresses(client, user, auth):
     auth.logout()
     client.get("/login")  # shows and so clears the flash messages
-    unknown = _ask_for_reset(client, "nobody@example.com")
-    known = _ask_for_reset(client, "ada@example.com")
+    unknown = ask_for_reset(client, "nobody@example.com")
+    known = ask_for_reset(client, "ada@example.com")
     assert unknown.status_code == known.status_code == 200
-    assert _page_without_tokens(unknown) == _page_without_tokens(known)
+    assert page_without_tokens(unknown) == page_without_tokens(known)
     assert RESET_SENT in _text(known)
 
 
 def test_reset_request_sends_mail_from_a_job_not_from_the_request(app, client, user, run_jobs):
-    _ask_for_reset(client, "nobody@example.com")
-    _ask_for_reset(client, "ADA@example.com")
+    ask_for_reset(client, "nobody@example.com")
+    ask_for_reset(client, "ADA@example.com")
     assert _outbox_files(app) == []
     assert db.session.scalars(select(Delivery.user_id)).all() == [user.id]
 
@@ -424,7 +412,7 @@ def test_following_the_reset_link_sets_a_new_password_and_logs_in(app, client, a
     laptop = app.test_client()
     AuthActions(laptop).login()
     auth.logout()
-    _ask_for_reset(client, "ada@example.com")
+    ask_for_reset(client, "ada@example.com")
     run_jobs()
     link = _reset_link(app)
 
@@ -441,7 +429,7 @@ def test_following_the_reset_link_sets_a_new_password_and_logs_in(app, client, a
 
 
 def test_a_reset_link_works_only_once(app, client, user, run_jobs):
-    _ask_for_reset(client, "ada@example.com")
+    ask_for_reset(client, "ada@example.com")
     run_jobs()
     link = _reset_link(app)
     client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
@@ -456,7 +444,7 @@ def test_a_reset_link_works_only_once(app, client, user, run_jobs):
 
 
 def test_an_expired_reset_link_fails(app, client, user, run_jobs):
-    _ask_for_reset(client, "ada@example.com")
+    ask_for_reset(client, "ada@example.com")
     run_jobs()
     link = _reset_link(app)
     db.session.execute(db.update(PasswordResetToken).values(expires_at=now_utc() - timedelta(seconds=1)))
@@ -475,7 +463,7 @@ def test_a_made_up_reset_link_fails(client):
 
 
 def test_the_reset_form_checks_the_new_password(app, client, user, run_jobs):
-    _ask_for_reset(client, "ada@example.com")
+    ask_for_reset(client, "ada@example.com")
     run_jobs()
     link = _reset_link(app)
     response = client.post(link, data={"password": "short", "confirm": "short"})
@@ -488,7 +476,7 @@ def test_the_reset_form_checks_the_new_password(app, client, user, run_jobs):
 
 
 def test_the_outbox_lists_mail_and_shows_it_with_clickable_links(app, client, user, run_jobs):
-    _ask_for_reset(client, "ada@example.com")
+    ask_for_reset(client, "ada@example.com")
     run_jobs()
     link = _reset_link(app)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import redis
-from flask import Flask
+from flask import Flask, current_app
 from flask_caching import Cache
 from flask_htmx import HTMX
 from flask_limiter import Limiter
@@ -36,36 +36,33 @@ NO_REDIS = "REDIS_URL is not set: start the app with `make run`, which provides 
 
 
 class RedisQueues:
-    """The Redis connection the job queues use, made from REDIS_URL at init_app time.
+    """The Redis connection the job queues use, made from REDIS_URL at init_app time and kept on
+    the app (each app its own, like every Flask extension).
 
     Enqueuing fails fast on a hung Redis (REDIS_SOCKET_TIMEOUT); worker and scheduler processes
     block on Redis by design and take a connection without that timeout (`long_connection`)."""
 
-    def __init__(self) -> None:
-        self._connection: redis.Redis | None = None
-        self._url: str | None = None
-
     def init_app(self, app: Flask) -> None:
-        self._url = app.config.get("REDIS_URL")
+        url = app.config.get("REDIS_URL")
         timeout = app.config["REDIS_SOCKET_TIMEOUT"]
-        self._connection = (
-            redis.Redis.from_url(self._url, socket_timeout=timeout, socket_connect_timeout=timeout)
-            if self._url
-            else None
+        short = (
+            redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout) if url else None
         )
-        app.extensions["redis_queues"] = self
-
-    def long_connection(self) -> redis.Redis:
-        """For processes that wait on Redis (BLPOP): no short socket timeout."""
-        if self._url is None:
-            raise RuntimeError(NO_REDIS)
-        return redis.Redis.from_url(self._url)
+        app.extensions["redis_queues"] = (url, short)
 
     @property
     def connection(self) -> redis.Redis:
-        if self._connection is None:
+        _, short = current_app.extensions["redis_queues"]
+        if short is None:
             raise RuntimeError(NO_REDIS)
-        return self._connection
+        return short
+
+    def long_connection(self) -> redis.Redis:
+        """For processes that wait on Redis (BLPOP): no short socket timeout."""
+        url, _ = current_app.extensions["redis_queues"]
+        if url is None:
+            raise RuntimeError(NO_REDIS)
+        return redis.Redis.from_url(url)
 
     def queue(self, name: str = "default") -> Queue:
         return Queue(name, connection=self.connection)
