@@ -52,6 +52,20 @@ def _open_mail(page, address: str, subject: str, timeout: float) -> None:
     raise AssertionError(f"no mail “{subject}” to {address} reached the outbox within {timeout} s")
 
 
+def _in_the_app(live_server, script: str, *args: str) -> str:
+    """Run `script` with the app's own code on the live server's instance; what it printed last."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env=live_server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
 def _unsubscribe_url(live_server, email: str, kind: str) -> str:
     """The link a mail of `kind` to `email` carries, made by the app's own code on its instance."""
     script = (
@@ -65,16 +79,28 @@ def _unsubscribe_url(live_server, email: str, kind: str) -> str:
         "    user_id = db.session.scalar(select(User.id).where(User.email == sys.argv[1]))\n"
         "    print(unsubscribe_url(user_id, sys.argv[2]))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, email, kind],
-        cwd=ROOT,
-        env=live_server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    return _in_the_app(live_server, script, email, kind)
+
+
+def _notify_many(live_server, email: str, count: int, url: str) -> None:
+    """`count` unread notifications for `email`, numbered oldest first, each pointing to `url`."""
+    script = (
+        "import sys\n"
+        "from sqlalchemy import select\n"
+        "from webapp import create_app\n"
+        "from webapp.extensions import db\n"
+        "from webapp.models import User\n"
+        "from webapp.reminders.models import Notification\n"
+        "with create_app().app_context():\n"
+        "    user_id = db.session.scalar(select(User.id).where(User.email == sys.argv[1]))\n"
+        "    for n in range(1, int(sys.argv[2]) + 1):\n"
+        "        key, title = f'e2e:{user_id}:{n}', f'Reminder {n}'\n"
+        "        db.session.add(Notification(key=key, user_id=user_id, title=title, body='Water it',\n"
+        "                                    url=sys.argv[3]))\n"
+        "    db.session.commit()\n"
+        "    print('ok')\n"
     )
-    return result.stdout.strip().splitlines()[-1]
+    _in_the_app(live_server, script, email, str(count), url)
 
 
 def test_a_reminder_set_in_a_minute_arrives_by_mail_and_in_the_bell(new_page, live_server):
@@ -176,6 +202,61 @@ def test_profile_mail_preferences_and_one_click_unsubscribe(new_page, live_serve
     expect(page.locator("#flash")).to_contain_text("You will get e-mails about overdue tasks again.")
     expect(overdue).to_be_checked()
     expect(page.get_by_label("E-mail me a weekly digest (Mondays, 08:00)")).not_to_be_checked()
+
+
+def test_notifications_page_by_page_and_opening_one(new_page, live_server):
+    page = new_page()
+    sign_up(page, "iris@example.com", "Iris")
+    page.goto("/tasks")
+    add_task(page, "Water the plants")
+    task_id = _open_task(page, "Water the plants")
+    _notify_many(live_server, "iris@example.com", 62, f"/tasks/{task_id}")
+
+    page.goto("/notifications")
+    items = page.locator("li.notification")
+    expect(items).to_have_count(50)
+    expect(items.first).to_contain_text("Reminder 62")
+    expect(page.get_by_role("heading", name="62 unread")).to_be_visible()
+    older = page.get_by_role("link", name="Older notifications")
+    expect(older).to_be_visible()
+    look(page, "notifications-pages")
+
+    older.click()
+    expect(items).to_have_count(62)
+    expect(items.last).to_contain_text("Reminder 1")
+    expect(older).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"/notifications$"))  # appended in place
+
+    last = items.last
+    last.get_by_role("button", name="Mark read: Reminder 1", exact=True).click()
+    expect(page.get_by_role("heading", name="61 unread")).to_be_visible()
+    expect(last).not_to_contain_text("New")
+    expect(items).to_have_count(62)  # the older page stayed
+    look(page, "notifications-older")
+
+    bell = page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Notifications"))
+    expect(bell).to_have_accessible_name("Notifications, 61 unread")
+    page.get_by_role("link", name="Reminder 2", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/tasks/{task_id}$"))
+    expect(bell).to_have_accessible_name("Notifications, 60 unread")
+
+
+def test_older_notifications_without_javascript(new_page, live_server):
+    page = new_page(java_script_enabled=False)
+    sign_up(page, "nojs-notes@example.com", "Nils")
+    _notify_many(live_server, "nojs-notes@example.com", 55, "/tasks?due=tomorrow")
+
+    page.goto("/notifications")
+    page.get_by_role("link", name="Older notifications").click()
+    expect(page).to_have_url(re.compile(r"/notifications\?before=\d+$"))
+    expect(page.locator("li.notification")).to_have_count(5)
+    page.get_by_role("button", name="Mark read: Reminder 3", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/notifications\?before=\d+$"))
+    expect(page.locator("#flash")).to_contain_text("Marked “Reminder 3” as read.")
+    expect(page.get_by_role("heading", name="54 unread")).to_be_visible()
+
+    page.get_by_role("link", name="Back to the newest notifications").click()
+    expect(page.locator("li.notification").first).to_contain_text("Reminder 55")
 
 
 def test_reminders_work_with_javascript_off(new_page):
