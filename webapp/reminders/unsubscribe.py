@@ -18,6 +18,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..extensions import db
+from ..links import absolute_url
 from ..models import User
 from .kinds import SWITCHABLE, MailKind
 
@@ -54,8 +55,7 @@ def unsubscribe_token(user_id: int, kind: str) -> str:
 
 def unsubscribe_url(user_id: int, kind: str) -> str:
     """The absolute one-click link for a mail of `kind` to user `user_id` (body and List-Unsubscribe)."""
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
-    return f"{base}/unsubscribe/{unsubscribe_token(user_id, kind)}"
+    return absolute_url("reminders.unsubscribe", token=unsubscribe_token(user_id, kind))
 
 
 def subscription_for(token: str) -> Subscription | None:
