@@ -89,6 +89,11 @@ def _notification(key: str, user_id: int, title: str, url: str, body: str = "") 
     return {"key": key, "user_id": user_id, "title": title, "body": body, "url": url, "created_at": now_utc()}
 
 
+def _wants(kind: MailKind):
+    """Users who have not switched this kind of mail off."""
+    return getattr(User, kind.preference).is_(True)
+
+
 def _skip_locked(query):
     """Two sweeps on PostgreSQL take different rows instead of waiting for each other."""
     return query.with_for_update(skip_locked=True) if db.engine.dialect.name == "postgresql" else query
@@ -114,9 +119,7 @@ def claim_due_reminders(now: datetime, batch: int) -> int:
     task_ids = {row.task_id for row in claimed}
     titles = dict(db.session.execute(select(Task.id, Task.title).where(Task.id.in_(task_ids))).all())
     owners = {row.owner_id for row in claimed}
-    mailed = set(
-        db.session.scalars(select(User.id).where(User.id.in_(owners), User.mail_reminders.is_(True)))
-    )
+    mailed = set(db.session.scalars(select(User.id).where(User.id.in_(owners), _wants(MailKind.REMINDER))))
     deliveries, notifications = [], []
     for row in claimed:
         key = f"reminder:{row.id}"
@@ -190,7 +193,7 @@ def plan_due_tomorrow(now: datetime) -> int:
         local = to_local(now, tz)
         if not _in_catch_up(now, local_to_utc(local.date(), DUE_TOMORROW_AT, tz)):
             continue
-        users = _claim_users(User.due_tomorrow_planned_on, User.mail_due_tomorrow.is_(True), tz, local.date())
+        users = _claim_users(User.due_tomorrow_planned_on, _wants(MailKind.DUE_TOMORROW), tz, local.date())
         tomorrow = local.date() + timedelta(days=1)
         owners = sorted(_owners_with_open_tasks_due(users, *local_day_bounds(tomorrow, tz)))
         planned += _plan_for_each(
@@ -212,7 +215,7 @@ def plan_weekly_digests(now: datetime) -> int:
         monday = monday_of(local.date())
         if not _in_catch_up(now, local_to_utc(monday, WEEKLY_DIGEST_AT, tz)):
             continue
-        users = _claim_users(User.digest_planned_on, User.mail_weekly_digest.is_(True), tz, monday)
+        users = _claim_users(User.digest_planned_on, _wants(MailKind.WEEKLY_DIGEST), tz, monday)
         planned += _plan_for_each(
             users,
             MailKind.WEEKLY_DIGEST,
@@ -229,7 +232,7 @@ def plan_overdue(now: datetime) -> int:
     planned = 0
     for tz in _zones_in_use():
         today = to_local(now, tz).date()
-        owners = select(User.id).where(User.timezone == tz, User.mail_overdue.is_(True))
+        owners = select(User.id).where(User.timezone == tz, _wants(MailKind.OVERDUE))
         claimed = db.session.execute(
             update(Task)
             .where(
