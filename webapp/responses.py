@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Response, make_response, redirect, render_template, request, url_for
+from flask import Response, current_app, make_response, redirect, render_template, request, url_for
 
 from .extensions import htmx
+
+log = logging.getLogger(__name__)
 
 
 def wants_fragment() -> bool:
@@ -19,6 +23,22 @@ def render(page: str, fragment: str | None = None, *, status: int = 200, **conte
     template = fragment if fragment and wants_fragment() else page
     response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
+    return response
+
+
+def after_response(response: Response, work: Callable[[], None]) -> Response:
+    """Run `work` (in an app context) once the response has gone to the client, so the answer
+    neither waits for it nor shows by its timing what the work found. A failure is logged."""
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                work()
+            except Exception:
+                log.exception("work after the response failed")
+
+    response.call_on_close(run)
     return response
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import PasswordResetToken, User, UserSession
 from ..projects.services import ensure_inbox
+from ..reminders.dispatch import request_hand_out
 from ..reminders.kinds import SWITCHABLE, MailKind
 from ..reminders.models import Delivery
 from ..timezones import local_today, monday_of, now_utc
@@ -132,17 +133,20 @@ def token_hash(token: str) -> str:
 
 
 def request_password_reset(email: str) -> None:
-    """Plan a reset mail for the account with this address, if there is one.
+    """Plan a reset mail for the account with this address, if there is one, and ask a worker
+    to send it now.
 
-    Only a delivery row is written: the mail goes out through the delivery pipeline, with its
-    retries, so a mail server that is down delays the mail instead of losing it. Each request
-    is its own mail (its own key, so its own link)."""
+    A delivery row is written: the mail goes out through the delivery pipeline, with its
+    retries, so a mail server that is down delays the mail instead of losing it, and Redis
+    being down only delays it to the next sweep. Each request is its own mail (its own key, so
+    its own link)."""
     user = user_by_email(email)
     if user is None:
         return
     key = f"{MailKind.PASSWORD_RESET.value}:{user.id}:{secrets.token_hex(8)}"
     db.session.add(Delivery(key=key, user_id=user.id, kind=MailKind.PASSWORD_RESET.value, payload="{}"))
     db.session.commit()
+    request_hand_out()
 
 
 def reset_token_for(delivery_key: str) -> str:

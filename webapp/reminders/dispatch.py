@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from flask import Response, current_app
+from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -320,21 +320,13 @@ def dispatch_ready(enqueue) -> tuple[int, list[str]]:
     return leased, all_tokens
 
 
-def hand_out_after(response: Response) -> Response:
-    """Ask a worker to hand out ready mail once this response has gone to the client (a reset
-    request): the answer never waits on Redis. If Redis is down the mail still goes, with the
-    next sweep."""
-    app = current_app._get_current_object()
-
-    def request_hand_out() -> None:
-        with app.app_context():
-            try:
-                queues.queue(PLANNING_QUEUE).enqueue("jobs.reminders.hand_out_mail", result_ttl=60)
-            except RedisError as error:
-                log.warning("could not ask for mail to be handed out now (the sweep will): %s", error)
-
-    response.call_on_close(request_hand_out)
-    return response
+def request_hand_out() -> None:
+    """Ask a worker to hand ready mail out now rather than at the next sweep. If Redis cannot be
+    reached the mail is not lost: the next sweep hands it out."""
+    try:
+        queues.queue(PLANNING_QUEUE).enqueue("jobs.reminders.hand_out_mail", result_ttl=60)
+    except RedisError as error:
+        log.warning("could not ask for mail to be handed out now (the sweep will): %s", error)
 
 
 def sweep(now: datetime | None = None, *, enqueue) -> SweepReport:
