@@ -18,16 +18,17 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .timezones import now_utc
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# Ids are 32-bit integers in the database: the largest one a URL or a token may name.
+MAX_ID = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator):
@@ -76,7 +77,7 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(80))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     # Mails a user can switch off in the profile (or with the one-click link in each mail).
     mail_reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     mail_due_tomorrow: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
@@ -102,7 +103,7 @@ class UserSession(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     remember: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined")
@@ -128,7 +129,7 @@ class Project(db.Model):
     name: Mapped[str] = mapped_column(String(80))
     is_inbox: Mapped[bool] = mapped_column(Boolean, default=False)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     @property
     def archived(self) -> bool:
@@ -187,8 +188,8 @@ class Task(db.Model):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_all_day: Mapped[bool] = mapped_column(Boolean, default=False)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The owner's local date of the last overdue reminder: at most one per task per day.
     overdue_reminded_on: Mapped[date | None] = mapped_column(Date)
@@ -207,3 +208,8 @@ class Task(db.Model):
     @property
     def priority_label(self) -> str:
         return Priority(self.priority).label
+
+
+# A task still to do: not deleted, not done. The one spelling of "open" for every query.
+TASK_NOT_DONE = Task.status != Status.DONE.value
+TASK_OPEN = and_(Task.deleted_at.is_(None), TASK_NOT_DONE)

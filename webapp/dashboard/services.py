@@ -9,7 +9,7 @@ from sqlalchemy import case, func
 
 from ..access import visible_tasks
 from ..extensions import db
-from ..models import Status, Task, User
+from ..models import TASK_NOT_DONE, Status, Task, User
 from ..tasks.queries import TaskFilters, day_bounds, first_tasks, week_bounds
 from ..timezones import now_utc
 
@@ -39,7 +39,7 @@ def summary(user: User, now: datetime | None = None) -> Summary:
     by_status = {status: count for status, count in rows}
     day_start, day_end = day_bounds(user, now)
     week_start, week_end = week_bounds(user, now)
-    open_ = Task.status != Status.DONE.value
+    open_ = TASK_NOT_DONE
     overdue, due_today = db.session.execute(
         visible_tasks(user)
         .with_only_columns(

@@ -7,14 +7,14 @@ from flask_login import current_user, login_required
 
 from ..access import project_or_404
 from ..extensions import db, htmx
-from ..models import Project
+from ..models import MAX_ID, Project
 from ..responses import render, see_other, wants_fragment
 from ..tasks import views as task_views
 from . import services
 from .forms import ProjectForm
 
 bp = Blueprint("projects", __name__)
-PROJECT = "/projects/<int(max=2147483647):project_id>"
+PROJECT = f"/projects/<int(max={MAX_ID}):project_id>"
 
 
 def _index_page(form: ProjectForm | None = None, *, status: int = 200):

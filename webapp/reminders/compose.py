@@ -20,7 +20,7 @@ from ..auth.services import issue_reset_token
 from ..extensions import db
 from ..links import absolute_url
 from ..mail import build_message
-from ..models import Status, Task, User
+from ..models import TASK_OPEN, Task, User
 from ..timezones import local_day_bounds
 from .kinds import MailKind
 from .models import Delivery
@@ -67,9 +67,7 @@ def _counted(template: str, count: int) -> str:
 
 def _open_tasks(user: User, *conditions) -> list[Task]:
     query = (
-        select(Task)
-        .where(Task.owner_id == user.id, Task.deleted_at.is_(None), Task.status != Status.DONE, *conditions)
-        .order_by(Task.due_at, Task.id)
+        select(Task).where(Task.owner_id == user.id, TASK_OPEN, *conditions).order_by(Task.due_at, Task.id)
     )
     return list(db.session.scalars(query))
 

@@ -29,7 +29,7 @@ from jobs import PLANNING_QUEUE
 
 from ..extensions import db, queues
 from ..links import site_path
-from ..models import Status, Task, User
+from ..models import TASK_OPEN, Task, User
 from ..timezones import local_day_bounds, local_to_utc, monday_of, now_utc, to_local
 from .kinds import BULK, URGENT, MailKind
 from .models import Delivery, DeliveryState, Notification, Reminder, ReminderState
@@ -165,8 +165,7 @@ def _owners_with_open_tasks_due(user_ids: list[int], start: datetime, end: datet
                 .distinct()
                 .where(
                     Task.owner_id.in_(chunk),
-                    Task.deleted_at.is_(None),
-                    Task.status != Status.DONE,
+                    TASK_OPEN,
                     Task.due_at >= start,
                     Task.due_at < end,
                 )
@@ -237,8 +236,7 @@ def plan_overdue(now: datetime) -> int:
             update(Task)
             .where(
                 Task.owner_id.in_(owners.scalar_subquery()),
-                Task.deleted_at.is_(None),
-                Task.status != Status.DONE,
+                TASK_OPEN,
                 Task.due_at < now,
                 or_(Task.overdue_reminded_on.is_(None), Task.overdue_reminded_on < today),
             )

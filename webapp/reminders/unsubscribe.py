@@ -19,12 +19,11 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..extensions import db
 from ..links import absolute_url
-from ..models import User
+from ..models import MAX_ID, User
 from .kinds import SWITCHABLE, MailKind
 
 SALT = "unsubscribe"
 KINDS = tuple(kind.value for kind in SWITCHABLE)
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 @dataclass(frozen=True)

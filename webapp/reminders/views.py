@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from ..access import task_or_404
 from ..extensions import csrf
 from ..formatting import local_datetime
-from ..models import Task
+from ..models import MAX_ID, Task
 from ..projects.services import assignable_projects
 from ..responses import is_safe_path, render, safe_back, see_other, wants_fragment
 from ..tasks.queries import parse_id
@@ -19,7 +19,7 @@ from .unsubscribe import Subscription, set_subscribed, subscription_for
 
 bp = Blueprint("reminders", __name__)
 
-ID = "int(max=2147483647)"
+ID = f"int(max={MAX_ID})"
 SECTION = "reminders/_task_reminders.html"
 NOTIFICATIONS_CHANGED = "notifications-changed"
 

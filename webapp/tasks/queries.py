@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from ..access import visible_tasks
 from ..extensions import db
-from ..models import Priority, Status, Tag, Task, User, UTCDateTime, task_tags
+from ..models import MAX_ID, TASK_NOT_DONE, Priority, Status, Tag, Task, User, UTCDateTime, task_tags
 from ..timezones import local_day_bounds, local_today, now_utc
 
 SORTS = {"due": "Due date", "priority": "Priority", "created": "Newest"}
@@ -36,7 +36,6 @@ DUE_FILTERS = {
 }
 # "open" is every status except done: what the dashboard's "due today" counts.
 STATUS_FILTERS = {"open": "Not done", **{status.value: status.label for status in Status}}
-MAX_ID = 2**31 - 1
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -193,7 +192,7 @@ def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None
     now = now or now_utc()
     query = visible_tasks(user)
     if filters.status == "open":
-        query = query.where(Task.status != Status.DONE.value)
+        query = query.where(TASK_NOT_DONE)
     elif filters.status:
         query = query.where(Task.status == filters.status)
     if filters.project_id is not None:
@@ -206,7 +205,7 @@ def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None
         )
         query = query.where(Task.id.in_(tagged))
     if filters.due == "overdue":
-        query = query.where(Task.due_at < now, Task.status != Status.DONE.value)
+        query = query.where(Task.due_at < now, TASK_NOT_DONE)
     elif filters.due in ("today", "tomorrow"):
         start, end = day_bounds(user, now, days_ahead=1 if filters.due == "tomorrow" else 0)
         query = query.where(Task.due_at >= start, Task.due_at < end)

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, request, session, url_fo
 from flask_login import current_user, login_required
 
 from ..access import project_or_404, task_or_404
-from ..models import Project, Task
+from ..models import MAX_ID, Project, Task
 from ..projects.forms import ProjectForm
 from ..projects.services import ProjectConflict, assignable_projects, projects_of
 from ..reminders.views import reminders_section
@@ -17,7 +17,7 @@ from .forms import NewTaskForm, TaskForm
 from .queries import DUE_FILTERS, SORTS, STATUS_FILTERS, BadListRequest, TaskFilters, parse_id, task_page
 
 bp = Blueprint("tasks", __name__)
-TASK = "/tasks/<int(max=2147483647):task_id>"
+TASK = f"/tasks/<int(max={MAX_ID}):task_id>"
 UNDO_KEY = "undo_task_id"
 
 
