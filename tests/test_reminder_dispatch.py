@@ -5,12 +5,14 @@ The clock is passed in (`now=`), so every scheduling decision is tested at exact
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -20,7 +22,7 @@ from jobs import MAIL_QUEUES
 from jobs.reminders import run_sweep
 from tests.conftest import PASSWORD, ROOT, worker_command
 from webapp.auth.services import create_account
-from webapp.extensions import db
+from webapp.extensions import db, queues
 from webapp.mail import message_id_for
 from webapp.reminders.models import Delivery, DeliveryState, Notification, Reminder, ReminderState
 from webapp.tasks.services import create_task
@@ -94,6 +96,13 @@ def assert_received_exactly(sink, expected: set[str]) -> None:
 # --- drills: what goes wrong in production must not lose or repeat a message --------------
 
 
+# Drills keep the production lease (DELIVERY_LEASE_SECONDS) while a worker works: a short lease
+# runs out on a loaded machine before the worker has even started. "The lease ran out" happens
+# on a controlled clock, once the test knows the lease's holder is gone; anything a drill must
+# wait for, it waits for by a readiness signal. Timeouts only bound a hang.
+READY_TIMEOUT = 120
+
+
 def test_the_same_sweep_run_twice_sends_each_reminder_once(smtp_sink, app, run_worker_process):
     reminders = make_reminders(make_user(), 40, NOW - timedelta(minutes=1))
     first, second = run_sweep(NOW), run_sweep(NOW)
@@ -118,7 +127,7 @@ def test_two_schedulers_sweeping_at_once_send_each_reminder_once(
     sweeps = [
         subprocess.Popen(sweep_in_a_process, env=worker_env, cwd=ROOT, stdout=subprocess.PIPE) for _ in "ab"
     ]
-    outputs = [process.communicate(timeout=60)[0].decode() for process in sweeps]
+    outputs = [process.communicate(timeout=READY_TIMEOUT)[0].decode() for process in sweeps]
     assert all(process.returncode == 0 for process in sweeps), outputs
     run_worker_process()
     assert_received_exactly(smtp_sink, reminder_ids(reminders))
@@ -126,18 +135,10 @@ def test_two_schedulers_sweeping_at_once_send_each_reminder_once(
 
 
 @pytest.fixture
-def short_leases(app_config, worker_env_overrides):
-    """Leases of two seconds, so a drill can wait for one to run out."""
-    app_config["DELIVERY_LEASE_SECONDS"] = 2
-    worker_env_overrides["DELIVERY_LEASE_SECONDS"] = "2"
-    return 2
-
-
-@pytest.fixture
 def own_redis(app_config, worker_env_overrides):
     """A Redis-compatible server of this test's own, which it may stop and start again."""
     server = ValkeyServer()
-    server.start()
+    server.start(timeout=READY_TIMEOUT)
     app_config["REDIS_URL"] = worker_env_overrides["REDIS_URL"] = f"redis://127.0.0.1:{server.port}/0"
     servers = [server]
     yield servers
@@ -146,42 +147,93 @@ def own_redis(app_config, worker_env_overrides):
             each.stop()
 
 
+def _let_the_leases_run_out() -> None:
+    """The controllable clock for leases: leases on pending deliveries end now."""
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.state == DeliveryState.PENDING, Delivery.lease_until.is_not(None))
+        .values(lease_until=now_utc() - timedelta(seconds=1))
+    )
+    db.session.commit()
+
+
+def _wait_for(event, what: str, worker: subprocess.Popen, log: Path) -> None:
+    """Wait until `event` is set, failing at once (with the worker's log) if the worker exits."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not event.wait(0.1):
+        if worker.poll() is not None:
+            pytest.fail(f"the worker exited ({worker.returncode}) before {what}:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {READY_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+
+
 def _children(pid: int) -> list[int]:
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     return [int(child) for child in found]
 
 
+def _is_dead(pid: int) -> bool:
+    """Gone, or a zombie (its parent is dead and nobody reaped it): it runs no more code."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in {"Z", "X"}
+
+
+def _kill_worker(worker: subprocess.Popen) -> None:
+    """SIGKILL the work horse, then the worker itself; returns once neither runs any more."""
+    horses = _children(worker.pid)
+    for pid in [*horses, worker.pid]:
+        with contextlib.suppress(ProcessLookupError):  # it may have died on its own
+            os.kill(pid, signal.SIGKILL)
+    worker.wait(timeout=READY_TIMEOUT)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not all(_is_dead(pid) for pid in horses):
+        assert time.monotonic() < deadline, f"the work horse {horses} outlived SIGKILL"
+        time.sleep(0.05)
+
+
 def test_a_worker_killed_mid_delivery_loses_and_repeats_nothing(
-    short_leases, smtp_sink, app, worker_env, run_worker_process
+    smtp_sink, app, worker_env, run_worker_process, tmp_path
 ):
     reminders = make_reminders(make_user(), 30, NOW - timedelta(minutes=1))
     run_sweep(NOW)
     smtp_sink.hold_after(10)  # ten go through; the eleventh hangs before the server accepts it
-    worker = subprocess.Popen(
-        worker_command(*MAIL_QUEUES), env=worker_env, cwd=ROOT, stderr=subprocess.DEVNULL
-    )
-    assert smtp_sink.holding.wait(60), "the worker never reached the eleventh message"
-    for pid in [*_children(worker.pid), worker.pid]:  # the work horse, then the worker itself
-        os.kill(pid, signal.SIGKILL)
-    worker.wait()
+    log = tmp_path / "worker.log"
+    with log.open("w") as stderr:
+        worker = subprocess.Popen(worker_command(*MAIL_QUEUES), env=worker_env, cwd=ROOT, stderr=stderr)
+    try:
+        _wait_for(smtp_sink.holding, "the worker reached the eleventh message", worker, log)
+    finally:
+        _kill_worker(worker)
     smtp_sink.release()
     assert len(smtp_sink.received) == 10
+    assert count(Delivery, Delivery.state == DeliveryState.SENT) == 10, "each accepted mail is recorded"
+    assert run_sweep(NOW)["leased"] == 0, "nothing is handed out again while its lease holds"
 
-    time.sleep(short_leases + 0.5)  # the dead worker's lease runs out
+    _let_the_leases_run_out()  # the dead worker's lease, 300 s in production
     assert run_sweep(NOW)["leased"] == 20
     run_worker_process(*MAIL_QUEUES)
     assert_received_exactly(smtp_sink, reminder_ids(reminders))
 
 
-def test_a_redis_restart_loses_no_reminder(short_leases, smtp_sink, own_redis, app, run_worker_process):
+def _send_jobs_waiting() -> int:
+    return sum(queues.queue(name).count for name in MAIL_QUEUES)
+
+
+def test_a_redis_restart_loses_no_reminder(smtp_sink, own_redis, app, run_worker_process):
     reminders = make_reminders(make_user(), 25, NOW - timedelta(minutes=1))
-    run_sweep(NOW)  # 25 deliveries leased, their job waits in Redis …
+    assert run_sweep(NOW)["leased"] == 25
+    assert _send_jobs_waiting() > 0  # their job waits in Redis …
     port = own_redis[0].port
     own_redis[0].stop()  # … and Redis goes away with it
     own_redis.append(ValkeyServer(port=port))
-    own_redis[-1].start()
+    own_redis[-1].start(timeout=READY_TIMEOUT)
+    assert _send_jobs_waiting() == 0, "the restarted Redis has lost the job"
+    assert run_sweep(NOW)["leased"] == 0, "nothing is handed out again while its lease holds"
 
-    time.sleep(short_leases + 0.5)
+    _let_the_leases_run_out()  # nobody holds the lost job's lease, 300 s in production
     assert run_sweep(NOW)["leased"] == 25
     run_worker_process()
     assert_received_exactly(smtp_sink, reminder_ids(reminders))
