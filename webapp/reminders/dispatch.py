@@ -94,9 +94,16 @@ def _wants(kind: MailKind):
     return getattr(User, kind.preference).is_(True)
 
 
-def _skip_locked(query):
-    """Two sweeps on PostgreSQL take different rows instead of waiting for each other."""
-    return query.with_for_update(skip_locked=True) if db.engine.dialect.name == "postgresql" else query
+def _chosen(query, name: str):
+    """The ids `query` picks, at most its LIMIT, for an `UPDATE … WHERE id IN (…)`.
+
+    On PostgreSQL they are locked with SKIP LOCKED, so two sweeps take different rows instead of
+    waiting for each other, and picked once in a materialized CTE: as a plain IN (…) subquery,
+    PostgreSQL re-ran it for each row it updated and took more rows than the LIMIT."""
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    chosen = query.cte(name).prefix_with("MATERIALIZED")
+    return select(chosen.c.id)
 
 
 # --- per-task reminders -------------------------------------------------------------------
@@ -104,15 +111,16 @@ def _skip_locked(query):
 
 def claim_due_reminders(now: datetime, batch: int) -> int:
     """Turn up to `batch` due reminders into mails and notifications, in one transaction."""
-    due = _skip_locked(
+    due = _chosen(
         select(Reminder.id)
         .where(Reminder.state == ReminderState.PENDING, Reminder.remind_at <= now)
         .order_by(Reminder.remind_at)
-        .limit(batch)
+        .limit(batch),
+        "due",
     )
     claimed = db.session.execute(
         update(Reminder)
-        .where(Reminder.id.in_(due.scalar_subquery()), Reminder.state == ReminderState.PENDING)
+        .where(Reminder.id.in_(due), Reminder.state == ReminderState.PENDING)
         .values(state=ReminderState.SENT)
         .returning(Reminder.id, Reminder.task_id, Reminder.owner_id)
     ).all()
@@ -271,7 +279,7 @@ def lease_ready_deliveries(
     while True:
         now = now_utc()
         free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
-        ready = _skip_locked(
+        ready = _chosen(
             select(Delivery.id)
             .where(
                 Delivery.state == DeliveryState.PENDING,
@@ -280,12 +288,13 @@ def lease_ready_deliveries(
                 free,
             )
             .order_by(Delivery.not_before, Delivery.id)
-            .limit(batch)
+            .limit(batch),
+            "ready",
         )
         token = secrets.token_hex(16)
         leased = db.session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ready.scalar_subquery()), Delivery.state == DeliveryState.PENDING, free)
+            .where(Delivery.id.in_(ready), Delivery.state == DeliveryState.PENDING, free)
             .values(lease_token=token, lease_until=now + lease)
             .returning(Delivery.id)
         ).all()
