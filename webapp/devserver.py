@@ -75,6 +75,7 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()  # reaped, so no process of ours outlives `make run`
 
 
 def main() -> int:
