@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from tests.conftest import PASSWORD
+from webapp.auth.services import create_account
+from webapp.extensions import db
+from webapp.mail import message_id_for
+from webapp.models import Project, Tag, Task, User
+from webapp.projects.services import ensure_inbox
+from webapp.reminders.models import Delivery, DeliveryState, Reminder
+from webapp.tasks.services import create_task
+from webapp.timezones import now_utc
+
+NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)  # a Tuesday, before 09:00 in London: no scheduled mail
 
 RESET_SENT = "If an account exists for that address, we have sent a link"
 
@@ -21,3 +36,68 @@ def ask_for_reset(client, email: str):
     app asks a worker to hand the mail out."""
     with client.post("/reset", data={"email": email}) as response:
         return response
+
+
+# --- reminders and mail ---------------------------------------------------------------------
+
+
+def make_user(email: str = "ada@example.com", timezone: str = "Europe/London", **preferences):
+    user = create_account(email, PASSWORD, email.split("@")[0].capitalize(), timezone)
+    for name, value in preferences.items():
+        setattr(user, name, value)
+    db.session.commit()
+    return user
+
+
+def make_reminders(user, count: int, at: datetime) -> list[Reminder]:
+    reminders = []
+    for n in range(count):
+        task = create_task(user, f"Task number {n}")
+        reminders.append(Reminder(task_id=task.id, owner_id=user.id, remind_at=at))
+    db.session.add_all(reminders)
+    db.session.commit()
+    return reminders
+
+
+def reminder_ids(reminders: list[Reminder]) -> set[str]:
+    return {message_id_for(f"reminder:{reminder.id}") for reminder in reminders}
+
+
+def count(model, *conditions) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*conditions))
+
+
+def assert_received_exactly(sink, expected: set[str]) -> None:
+    assert not sink.duplicates(), f"sent twice: {sink.duplicates()}"
+    missing, extra = expected - set(sink.message_ids), set(sink.message_ids) - expected
+    assert not missing and not extra, f"missing {len(missing)}, unexpected {len(extra)}"
+
+
+def let_the_leases_run_out() -> None:
+    """The controllable clock for leases: leases on pending deliveries end now."""
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.state == DeliveryState.PENDING, Delivery.lease_until.is_not(None))
+        .values(lease_until=now_utc() - timedelta(seconds=1))
+    )
+    db.session.commit()
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+def add_task(user: User, title: str, *, project: Project | None = None, tags=(), **fields) -> Task:
+    """A task saved straight to the database, for setting up lists (times are UTC)."""
+    fields.setdefault("notes", "")
+    task = Task(owner_id=user.id, project=project or ensure_inbox(user), title=title, **fields)
+    for name in tags:
+        tag = db.session.scalar(db.select(Tag).filter_by(owner_id=user.id, name=name))
+        task.tags.append(tag or Tag(owner_id=user.id, name=name))
+    db.session.add(task)
+    db.session.commit()
+    return task
+
+
+def titles(response) -> list[str]:
+    """Task titles in the order the page shows them."""
+    return re.findall(r'class="task-title" href="/tasks/\d+">([^<]*)</a>', response.get_data(as_text=True))

@@ -11,7 +11,7 @@ from webapp.dashboard.services import summary
 from webapp.extensions import db
 from webapp.models import Status
 
-from .test_task_lists import add_task
+from .support import add_task
 
 # Thursday 12 March 2026, 00:30 in Tokyo (UTC+9): still Wednesday 11 March in UTC.
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)

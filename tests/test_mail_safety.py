@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from jobs.reminders import run_sweep
-from tests.test_reminder_dispatch import NOW, assert_received_exactly, make_reminders, make_user, reminder_ids
+from tests.support import NOW, assert_received_exactly, make_reminders, make_user, reminder_ids
 from webapp.extensions import db
 from webapp.forms import ONE_LINE_MESSAGE
 from webapp.models import Project, Task, User

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from jobs.reminders import run_sweep
-from tests.test_reminder_dispatch import NOW, make_reminders, make_user
+from tests.support import NOW, make_reminders, make_user
 from webapp.extensions import db
 from webapp.formatting import MissingZone
 from webapp.timezones import local_to_utc, local_today, now_utc

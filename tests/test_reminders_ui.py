@@ -16,7 +16,7 @@ from webapp.reminders.models import Notification, Reminder, ReminderState
 from webapp.tasks.services import restore_task
 from webapp.timezones import local_to_utc, local_today, to_local
 
-from .test_task_lists import add_task
+from .support import add_task
 
 HTMX = {"HX-Request": "true"}
 LONDON = "Europe/London"

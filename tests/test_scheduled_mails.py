@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from jobs.reminders import plan_overdue_mails, run_sweep
-from tests.test_reminder_dispatch import count, make_user
+from tests.support import count, make_user
 from webapp.extensions import db
 from webapp.models import Task
 from webapp.reminders.kinds import MailKind

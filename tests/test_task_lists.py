@@ -9,29 +9,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from webapp.extensions import db
-from webapp.models import Priority, Project, Status, Tag, Task, User
-from webapp.projects.services import ensure_inbox
+from tests.support import add_task, titles
+from webapp.models import Priority, Project, Status, Task, User
 from webapp.timezones import END_OF_DAY, local_to_utc, local_today
 
 NOW = datetime.now(UTC)
-
-
-def add_task(user: User, title: str, *, project: Project | None = None, tags=(), **fields) -> Task:
-    """A task saved straight to the database, for setting up lists (times are UTC)."""
-    fields.setdefault("notes", "")
-    task = Task(owner_id=user.id, project=project or ensure_inbox(user), title=title, **fields)
-    for name in tags:
-        tag = db.session.scalar(db.select(Tag).filter_by(owner_id=user.id, name=name))
-        task.tags.append(tag or Tag(owner_id=user.id, name=name))
-    db.session.add(task)
-    db.session.commit()
-    return task
-
-
-def titles(response) -> list[str]:
-    """Task titles in the order the page shows them."""
-    return re.findall(r'class="task-title" href="/tasks/\d+">([^<]*)</a>', response.get_data(as_text=True))
 
 
 def next_link(response) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 from webapp.extensions import db
 from webapp.models import Priority, Project, Status, Tag, Task
 
-from .test_task_lists import add_task
+from .support import add_task
 
 
 def _task(title: str) -> Task:

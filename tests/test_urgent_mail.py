@@ -8,7 +8,7 @@ import pytest
 
 from jobs import BULK_MAIL_QUEUE, PLANNING_QUEUE, URGENT_MAIL_QUEUE
 from jobs.reminders import run_sweep
-from tests.test_reminder_dispatch import assert_received_exactly, make_reminders, make_user, reminder_ids
+from tests.support import assert_received_exactly, make_reminders, make_user, reminder_ids
 from webapp.extensions import db, queues
 from webapp.mail import message_id_for
 from webapp.reminders.models import Delivery
