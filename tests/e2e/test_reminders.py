@@ -52,10 +52,22 @@ def _open_mail(page, address: str, subject: str, timeout: float) -> None:
     raise AssertionError(f"no mail “{subject}” to {address} reached the outbox within {timeout} s")
 
 
-def _in_the_app(live_server, script: str, *args: str) -> str:
-    """Run `script` with the app's own code on the live server's instance; what it printed last."""
+FOR_THE_USER = (
+    "import sys\n"
+    "from sqlalchemy import select\n"
+    "from webapp import create_app\n"
+    "from webapp.extensions import db\n"
+    "from webapp.models import User\n"
+    "with create_app().app_context():\n"
+    "    user_id = db.session.scalar(select(User.id).where(User.email == sys.argv[1]))\n"
+)
+
+
+def _in_the_app(live_server, body: str, email: str, *args: str) -> str:
+    """Run `body` with the app's own code on the live server's instance, in an app context where
+    `user_id` is the user with `email` (sys.argv[1]; more arguments follow); what it printed last."""
     result = subprocess.run(
-        [sys.executable, "-c", script, *args],
+        [sys.executable, "-c", FOR_THE_USER + body, email, *args],
         cwd=ROOT,
         env=live_server.env,
         capture_output=True,
@@ -69,14 +81,7 @@ def _in_the_app(live_server, script: str, *args: str) -> str:
 def _unsubscribe_url(live_server, email: str, kind: str) -> str:
     """The link a mail of `kind` to `email` carries, made by the app's own code on its instance."""
     script = (
-        "import sys\n"
-        "from sqlalchemy import select\n"
-        "from webapp import create_app\n"
-        "from webapp.extensions import db\n"
-        "from webapp.models import User\n"
-        "from webapp.reminders.unsubscribe import unsubscribe_url\n"
-        "with create_app().app_context():\n"
-        "    user_id = db.session.scalar(select(User.id).where(User.email == sys.argv[1]))\n"
+        "    from webapp.reminders.unsubscribe import unsubscribe_url\n"
         "    print(unsubscribe_url(user_id, sys.argv[2]))\n"
     )
     return _in_the_app(live_server, script, email, kind)
@@ -85,14 +90,7 @@ def _unsubscribe_url(live_server, email: str, kind: str) -> str:
 def _notify_many(live_server, email: str, count: int, url: str) -> None:
     """`count` unread notifications for `email`, numbered oldest first, each pointing to `url`."""
     script = (
-        "import sys\n"
-        "from sqlalchemy import select\n"
-        "from webapp import create_app\n"
-        "from webapp.extensions import db\n"
-        "from webapp.models import User\n"
-        "from webapp.reminders.models import Notification\n"
-        "with create_app().app_context():\n"
-        "    user_id = db.session.scalar(select(User.id).where(User.email == sys.argv[1]))\n"
+        "    from webapp.reminders.models import Notification\n"
         "    for n in range(1, int(sys.argv[2]) + 1):\n"
         "        key, title = f'e2e:{user_id}:{n}', f'Reminder {n}'\n"
         "        db.session.add(Notification(key=key, user_id=user_id, title=title, body='Water it',\n"
