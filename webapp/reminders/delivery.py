@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from email.message import Message
 
 from flask import current_app
@@ -53,15 +53,15 @@ def _compose_one(delivery: Delivery, user: User, batch: Batch) -> Outgoing:
         return Outgoing(delivery.id, delivery.key, None, error)
 
 
-def _compose_leased(token: str, now: datetime) -> list[Outgoing]:
+def _compose_leased(token: str) -> list[Outgoing]:
+    """Compose what is still leased to `token`. A lease that ran out while the job waited in the
+    queue is renewed first, unless a sweep has meanwhile leased those deliveries to another job
+    (they then carry its token): in a flood, mail is not handed out twice for nothing."""
+    _renew_lease(token)
     rows = db.session.execute(
         select(Delivery, User)
         .join(User, User.id == Delivery.user_id)
-        .where(
-            Delivery.lease_token == token,
-            Delivery.state == DeliveryState.PENDING,
-            Delivery.lease_until > now,
-        )
+        .where(Delivery.lease_token == token, Delivery.state == DeliveryState.PENDING)
         .order_by(Delivery.id)
     ).all()
     batch = Batch.load([delivery for delivery, _ in rows])
@@ -156,7 +156,7 @@ def _send_one(mailer, item: Outgoing, token: str) -> str:
 
 def send_leased(token: str) -> dict[str, int]:
     """Send the deliveries leased to `token`; returns how many were sent, skipped, retried, failed."""
-    outgoing = _compose_leased(token, now_utc())
+    outgoing = _compose_leased(token)
     counts = {"sent": 0, "skipped": 0, "retry": 0, "failed": 0}
     renew_every = current_app.config["DELIVERY_LEASE_SECONDS"] / 3
     renew_at = time.monotonic() + renew_every
