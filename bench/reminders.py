@@ -225,7 +225,7 @@ def _print_totals(figures: dict) -> None:
         f" loop's {figures['baseline_smtp_loop_per_second']:,.0f}/s)\n"
         f"  lost {figures['lost']}   duplicated {figures['duplicated']}"
         f"   unexpected {figures['unexpected']}\n"
-        f"  09:00/first sweep {figures['sweep_seconds']:.1f} s;"
+        f"  first sweep {figures['sweep_seconds']:.1f} s;"
         f" the every-minute sweeps ran {figures['minute_sweeps']['count']} times"
         f" and handed out {figures['minute_sweeps']['leased_again']:,} again (their lease had run out)"
     )
