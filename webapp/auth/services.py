@@ -164,11 +164,10 @@ def issue_reset_token(user: User, delivery_key: str) -> tuple[str, int]:
     token = reset_token_for(delivery_key)
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     expires_at = now_utc() + timedelta(minutes=minutes)
-    row = db.session.get(PasswordResetToken, token_hash(token))
+    hashed = token_hash(token)
+    row = db.session.get(PasswordResetToken, hashed)
     if row is None:
-        db.session.add(
-            PasswordResetToken(token_hash=token_hash(token), user_id=user.id, expires_at=expires_at)
-        )
+        db.session.add(PasswordResetToken(token_hash=hashed, user_id=user.id, expires_at=expires_at))
     elif row.used_at is None:
         row.expires_at = expires_at
     return token, minutes

@@ -1,8 +1,9 @@
 """One small composer per kind of mail: what a delivery says, in its recipient's time zone.
 
-A composer takes the delivery's payload and its recipient and returns a Draft (subject, template,
-context) or None when nothing is left to say (the task was done or deleted meanwhile). `compose`
-turns a draft into a MIME message with the headers every mail of that kind carries.
+A composer takes the delivery's payload and its recipient and returns a Draft (subject and
+template context; the template is mail/<kind>.txt) or None when nothing is left to say (the task
+was done or deleted meanwhile). `compose` turns a draft into a MIME message with the headers every
+mail of that kind carries.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Draft:
 
 @dataclass
 class Batch:
-    """What the composers of one send job share: the reminded tasks, loaded in one query."""
+    """What the composers of one send job share: the reminded tasks still open, in one query."""
 
     tasks_by_id: dict[int, Task]
 
@@ -46,7 +47,7 @@ class Batch:
     def load(cls, deliveries: list[Delivery]) -> Batch:
         task_ids = {_reminded_task_id(d) for d in deliveries if d.kind == MailKind.REMINDER.value}
         task_ids.discard(None)
-        tasks = db.session.scalars(select(Task).where(Task.id.in_(task_ids))) if task_ids else []
+        tasks = db.session.scalars(select(Task).where(Task.id.in_(task_ids), TASK_OPEN)) if task_ids else []
         return cls({task.id: task for task in tasks})
 
 
@@ -74,7 +75,7 @@ def _open_tasks(user: User, *conditions) -> list[Task]:
 
 def _reminder(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft | None:
     task = batch.tasks_by_id.get(payload["task_id"])
-    if task is None or task.deleted_at is not None or task.done:
+    if task is None:  # done or deleted meanwhile
         return None
     return Draft(f"Reminder: {task.title}", {"task": task})
 
@@ -129,15 +130,11 @@ COMPOSERS: dict[MailKind, Composer] = {
 }
 
 
-def _unsubscribe_headers(kind: MailKind, user: User, context: dict) -> dict[str, str]:
+def _unsubscribe_headers(link: str | None) -> dict[str, str]:
     """RFC 8058 one-click unsubscribe, for mail the user can switch off."""
-    if kind.preference is None:
+    if link is None:
         return {}
-    context["unsubscribe"] = unsubscribe_url(user.id, kind.value)
-    return {
-        "List-Unsubscribe": f"<{context['unsubscribe']}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+    return {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 def compose(delivery: Delivery, user: User, batch: Batch) -> Message | None:
@@ -146,14 +143,16 @@ def compose(delivery: Delivery, user: User, batch: Batch) -> Message | None:
     draft = COMPOSERS[kind](json.loads(delivery.payload), user, delivery, batch)
     if draft is None:
         return None
+    unsubscribe = unsubscribe_url(user.id, kind.value) if kind.preference is not None else None
     context = {
         "user": user,
         "zone": user.timezone,
         "task_url": lambda task: absolute_url("tasks.show", task_id=task.id),
         "tasks_url": absolute_url("tasks.index"),
+        "unsubscribe": unsubscribe,
         **draft.context,
     }
-    headers = {"Auto-Submitted": "auto-generated", **_unsubscribe_headers(kind, user, context)}
+    headers = {"Auto-Submitted": "auto-generated", **_unsubscribe_headers(unsubscribe)}
     return build_message(
         user.email,
         draft.subject,

@@ -1,8 +1,8 @@
 """Sending leased deliveries: compose each mail, send them over one connection, record each result.
 
 A send job owns the deliveries leased to its token. It composes every mail first, then sends one
-by one and records "sent" right after the SMTP server accepted the message, in its own short
-transaction, so a crash loses at most the one message in flight — which is then still pending
+by one and records "sent" right after the SMTP server accepted the message, in a statement of
+its own, so a crash loses at most the one message in flight — which is then still pending
 and goes out when the lease runs out. Transient failures come back later with backoff; after
 the last try the delivery is marked failed, with the error, and logged.
 
