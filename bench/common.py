@@ -21,7 +21,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from bench.smtp_sink import SmtpSink
+from bench.smtp_sink import SinkProcess
 from jobs import PLANNING_QUEUE, QUEUES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,7 +174,7 @@ class KindOutcome:
 
 
 def delivery_outcome(
-    sink: SmtpSink, expected: dict[str, int], due_at: dict[str, float]
+    sink: SinkProcess, expected: dict[str, int], due_at: dict[str, float]
 ) -> dict[str, KindOutcome]:
     """Compare what the sink received with every delivery in the database, per kind (a MailKind
     value): `expected[kind]` mails should have arrived, each due at `due_at[kind]` (time.time()).
@@ -214,11 +214,14 @@ def delivery_outcome(
     return outcome
 
 
-def mail_totals(sink: SmtpSink, outcome: dict[str, KindOutcome], first_due: float, baseline: float) -> dict:
+def mail_totals(
+    sink: SinkProcess, outcome: dict[str, KindOutcome], first_due: float, baseline: float
+) -> dict:
     """All kinds together: how fast everything arrived after the first mail was due."""
     delivered = sum(each.delivered for kind, each in outcome.items() if kind != "unexpected")
-    elapsed = max(message.at for message in sink.received) - first_due if sink.received else float("nan")
-    rate = delivered / elapsed if sink.received else 0.0
+    received = sink.received
+    elapsed = max(message.at for message in received) - first_due if received else float("nan")
+    rate = delivered / elapsed if received else 0.0
     return {
         "delivered": delivered,
         "lost": sum(each.lost for each in outcome.values()),
@@ -250,7 +253,7 @@ class MailRig:
     times, and real `flask worker` processes on every queue, their output in one log file."""
 
     app: Flask
-    sink: SmtpSink
+    sink: SinkProcess
     env: dict[str, str]
     worker_log: Path
     workers: list[subprocess.Popen] = field(default_factory=list)
@@ -270,7 +273,7 @@ class MailRig:
             for message in messages:
                 smtp.send_message(message)
         rate = count / (time.perf_counter() - started)
-        self.sink.received.clear()
+        self.sink.clear()
         return rate
 
     def start_workers(self, count: int, timeout: float = 120) -> None:
@@ -381,7 +384,7 @@ def mail_rig(database_url: str | None, worker_log: Path | None = None) -> Iterat
 
     redis_server = ValkeyServer()
     redis_server.start()
-    sink = SmtpSink(keep_bodies=False).start()
+    sink = SinkProcess().start()
     try:
         settings = {
             "REDIS_URL": f"{redis_server.connection_url}/0",

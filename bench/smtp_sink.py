@@ -2,11 +2,16 @@
 
 It can be told to hold the next message before accepting it (a worker killed then never got a
 "250 OK", so the message was never delivered), or to refuse messages with a chosen reply.
+
+Tests run it in a thread of their own process. The benchmarks run it in a process of its own
+(`SinkProcess`): in the benchmark's process it shared one GIL with the sweep and the counting,
+answered late, and accepted half of what it does alone, so it measured itself, not the product.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import re
 import socket
 import threading
@@ -127,3 +132,59 @@ class SmtpSink:
             )
         )
         return "250 Message accepted"
+
+
+def _serve(control) -> None:
+    """The child process of a SinkProcess: a bench sink, answering the parent's requests for what
+    arrived (the index of the first record it lacks; "clear"; None to stop)."""
+    sink = SmtpSink(keep_bodies=False).start()
+    control.send(sink.url)
+    try:
+        while (request := control.recv()) is not None:
+            if request == "clear":
+                sink.received.clear()
+                control.send([])
+            else:
+                control.send(sink.received[request:])
+    finally:
+        sink.stop()
+
+
+class SinkProcess:
+    """An SmtpSink that keeps only Message-IDs and arrival times, in a process of its own.
+
+    `received` fetches what arrived since the last look, so reading it is cheap however often the
+    benchmark counts."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")  # a clean child, not a copy of the app
+        self._control, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._received: list[Received] = []
+        self.url = ""
+
+    def start(self) -> SinkProcess:
+        self._process.start()
+        self.url = self._control.recv()
+        return self
+
+    @property
+    def received(self) -> list[Received]:
+        self._control.send(len(self._received))
+        self._received += self._control.recv()
+        return self._received
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [message.message_id for message in self.received]
+
+    def clear(self) -> None:
+        self._control.send("clear")
+        self._control.recv()
+        self._received = []
+
+    def stop(self) -> None:
+        self._control.send(None)
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()

@@ -78,7 +78,7 @@ def let_the_leases_run_out() -> None:
     db.session.execute(
         update(Delivery)
         .where(Delivery.state == DeliveryState.PENDING, Delivery.lease_until.is_not(None))
-        .values(lease_until=now_utc() - timedelta(seconds=1))
+        .values(lease_until=now_utc() - timedelta(seconds=1), not_before=now_utc() - timedelta(seconds=1))
     )
     db.session.commit()
 

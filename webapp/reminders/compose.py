@@ -9,6 +9,7 @@ mail of that kind carries.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -39,24 +40,47 @@ class Draft:
 
 @dataclass
 class Batch:
-    """What the composers of one send job share: the reminded tasks still open, in one query."""
+    """What the composers of one send job share, each loaded in one query rather than one per mail:
+    the reminded tasks still open, and each daily mail's open tasks due on its day."""
 
     tasks_by_id: dict[int, Task]
+    due_on_day: dict[tuple[int, date], list[Task]]  # (user id, day) -> open tasks due that day
 
     @classmethod
-    def load(cls, deliveries: list[Delivery]) -> Batch:
-        task_ids = {_reminded_task_id(d) for d in deliveries if d.kind == MailKind.REMINDER.value}
-        task_ids.discard(None)
-        tasks = db.session.scalars(select(Task).where(Task.id.in_(task_ids), TASK_OPEN)) if task_ids else []
-        return cls({task.id: task for task in tasks})
+    def load(cls, rows: list[tuple[Delivery, User]]) -> Batch:
+        return cls(_reminded_tasks(rows), _tasks_due_on_their_day(rows))
 
 
-def _reminded_task_id(delivery: Delivery) -> int | None:
-    """The task a reminder delivery is about; None for a payload its composer will refuse."""
+def _reminded_tasks(rows: list[tuple[Delivery, User]]) -> dict[int, Task]:
+    """The open tasks this batch's reminders are about."""
+    reminders = [delivery for delivery, _ in rows if delivery.kind == MailKind.REMINDER.value]
+    task_ids = {_payload_field(delivery, "task_id", int) for delivery in reminders} - {None}
+    return {task.id: task for task in _open_tasks(Task.id.in_(task_ids))} if task_ids else {}
+
+
+def _payload_field(delivery: Delivery, name: str, parse: Callable):
+    """A field of the payload, parsed; None for a payload its composer will refuse (and fail alone)."""
     try:
-        return int(json.loads(delivery.payload)["task_id"])
+        return parse(json.loads(delivery.payload)[name])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _tasks_due_on_their_day(rows: list[tuple[Delivery, User]]) -> dict[tuple[int, date], list[Task]]:
+    """For each daily mail, its recipient's open tasks due on the mail's day in their own zone: one
+    query per day and zone (a batch is mostly one of each: planning goes zone by zone)."""
+    recipients: dict[tuple[date, str], list[int]] = defaultdict(list)
+    for delivery, user in rows:
+        if delivery.kind == MailKind.DUE_TOMORROW.value and (
+            day := _payload_field(delivery, "day", date.fromisoformat)
+        ):
+            recipients[day, user.timezone].append(user.id)
+    found: dict[tuple[int, date], list[Task]] = defaultdict(list)
+    for (day, zone), user_ids in recipients.items():
+        start, end = local_day_bounds(day, zone)
+        for task in _open_tasks(Task.owner_id.in_(user_ids), Task.due_at >= start, Task.due_at < end):
+            found[task.owner_id, day].append(task)
+    return found
 
 
 Composer = Callable[[dict, User, Delivery, Batch], Draft | None]
@@ -66,10 +90,8 @@ def _counted(template: str, count: int) -> str:
     return template.format(count=count, s="" if count == 1 else "s")
 
 
-def _open_tasks(user: User, *conditions) -> list[Task]:
-    query = (
-        select(Task).where(Task.owner_id == user.id, TASK_OPEN, *conditions).order_by(Task.due_at, Task.id)
-    )
+def _open_tasks(*conditions) -> list[Task]:
+    query = select(Task).where(TASK_OPEN, *conditions).order_by(Task.due_at, Task.id)
     return list(db.session.scalars(query))
 
 
@@ -82,15 +104,14 @@ def _reminder(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Dr
 
 def _due_tomorrow(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft | None:
     day = date.fromisoformat(payload["day"])
-    start, end = local_day_bounds(day, user.timezone)
-    tasks = _open_tasks(user, Task.due_at >= start, Task.due_at < end)
+    tasks = batch.due_on_day.get((user.id, day))
     if not tasks:
         return None
     return Draft(_counted("Due tomorrow: {count} task{s}", len(tasks)), {"tasks": tasks, "day": day})
 
 
 def _overdue(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft | None:
-    tasks = _open_tasks(user, Task.id.in_(payload["task_ids"]))
+    tasks = _open_tasks(Task.owner_id == user.id, Task.id.in_(payload["task_ids"]))
     if not tasks:
         return None
     return Draft(_counted("Overdue: {count} task{s}", len(tasks)), {"tasks": tasks})
@@ -106,7 +127,7 @@ def _weekly_digest(payload: dict, user: User, delivery: Delivery, batch: Batch) 
         .where(Task.completed_at < until)
         .order_by(Task.completed_at)
     ).all()
-    still_open = _open_tasks(user)
+    still_open = _open_tasks(Task.owner_id == user.id)
     return Draft(
         "Your week in Tasklane",
         {"completed": completed, "open_tasks": still_open[:DIGEST_OPEN_SHOWN], "open_count": len(still_open)},
