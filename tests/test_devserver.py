@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.servers import wait_for
 from bench.smtp_sink import free_port
-from tests.e2e.conftest import _wait_for, kill_group, start_devserver, stop_with_ctrl_c
+from tests.e2e.conftest import kill_group, start_devserver, stop_with_ctrl_c
 
 
 def _children_of(pid: int) -> list[int]:
@@ -29,7 +30,7 @@ def run_app(tmp_path):
             env.pop(name, None)
         process = start_devserver(env, stdout=(tmp_path / f"run-{port}.log").open("w"))
         started.append(process)
-        _wait_for(f"http://127.0.0.1:{port}/login", process)
+        wait_for(f"http://127.0.0.1:{port}/login", process)
         return process
 
     yield start

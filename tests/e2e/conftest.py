@@ -12,12 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from bench.servers import wait_for
 from bench.smtp_sink import free_port
 from tests.conftest import PASSWORD, require
 
@@ -35,19 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited early with code {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:  # refused, reset or timed out while the server starts
-            time.sleep(0.2)
-    raise RuntimeError(f"no answer from {url} after {timeout} s")
 
 
 def start_devserver(env: dict, **popen_args) -> subprocess.Popen:
@@ -112,7 +99,7 @@ def live_server(tmp_path_factory, redis_url):
     process = start_devserver(env, stdout=log)
     server = LiveServer(f"http://127.0.0.1:{port}", instance, process, env)
     try:
-        _wait_for(server.url + "/login", process)
+        wait_for(server.url + "/login", process)
     except RuntimeError:
         kill_group(process)
         log.close()

@@ -1,0 +1,107 @@
+"""Servers on loopback for tests and benchmarks: gunicorn serving an app, and the production nginx
+config (nginx/tasklane.conf) run unprivileged in front of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.smtp_sink import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+PRODUCTION_UPSTREAM = "127.0.0.1:8000"
+PRODUCTION_ROOT = "/srv/tasklane/"
+PRODUCTION_CACHE = "/var/cache/nginx/tasklane"
+
+
+def local_config(app_address: str, port: int, workdir: Path) -> str:
+    """The production site, pointed at `app_address` (host:port) and this checkout, listening on
+    127.0.0.1:`port`, its cache and temporary files under `workdir`, inside a minimal nginx.conf."""
+    site = (ROOT / "nginx" / "tasklane.conf").read_text()
+    site = site.replace(PRODUCTION_UPSTREAM, app_address)
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    site = site.replace(PRODUCTION_ROOT, f"{ROOT}/")
+    site = site.replace(PRODUCTION_CACHE, str(workdir / "cache"))
+    # Workers run as this user: a checkout in a private temporary folder is unreadable to `nobody`.
+    return f"""
+        daemon off;
+        {"user root;" if os.geteuid() == 0 else ""}
+        worker_processes 1;
+        pid {workdir}/nginx.pid;
+        error_log {workdir}/error.log;
+        events {{ worker_connections 256; }}
+        http {{
+            include /etc/nginx/mime.types;
+            access_log off;
+            client_body_temp_path {workdir};
+            proxy_temp_path {workdir};
+            {site}
+        }}
+        """
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Until `url` answers with a success; fail early if `process` exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited early with code {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:  # refused, reset or timed out while the server starts
+            time.sleep(0.1)
+    raise RuntimeError(f"no answer from {url} after {timeout} s")
+
+
+@contextmanager
+def running_nginx(app_address: str, workdir: Path) -> Iterator[str]:
+    """nginx with the production site in front of `app_address`; yields its base URL."""
+    if not Path(NGINX).exists():
+        raise FileNotFoundError("nginx is not installed (apt-get install nginx)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    (workdir / "nginx.conf").write_text(local_config(app_address, port, workdir))
+    process = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(workdir / "nginx.conf")])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url + "/login", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def running_gunicorn(
+    app: str, env: dict[str, str], *, workers: int = 4, log: Path | None = None
+) -> Iterator[str]:
+    """gunicorn with sync workers serving `app` (a WSGI target such as "wsgi:app") on a free
+    loopback port, without an access log; yields its base URL once the app answers."""
+    port = free_port()
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        "--worker-class=sync",
+        app,
+    ]
+    output = log.open("ab") if log else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url + "/", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if log:
+            output.close()
