@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -289,9 +290,35 @@ def test_deleting_with_htmx_leaves_an_undo_button_in_the_row(client, user):
     task = add_task(user, "Buy milk")
     deleted = client.post(f"/tasks/{task.id}/delete", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Undo" in deleted
-    assert f'hx-post="/tasks/{task.id}/restore"' in deleted
+    assert f'formaction="/tasks/{task.id}/restore" hx-post>' in deleted  # hx-post uses the formaction
     restored = client.post(f"/tasks/{task.id}/restore", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'class="task-title"' in restored
+
+
+def _task_action_form(page: str) -> dict[str, str]:
+    """The fields of the one form that every row's buttons submit (what a browser posts)."""
+    form = re.search(r'<form id="task-action" method="post" hidden>(.*?)</form>', page).group(1)
+    return dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+
+
+def test_the_rows_share_one_csrf_token_and_their_buttons_work_without_javascript(app, client, user):
+    first = add_task(user, "Buy milk")
+    one_row = client.get("/tasks?status=open").get_data(as_text=True)
+    for n in range(5):
+        add_task(user, f"Task {n}")
+    app.config["WTF_CSRF_ENABLED"] = True  # as in production, now that Ada is logged in
+    page = client.get("/tasks?status=open").get_data(as_text=True)
+    assert page.count('name="csrf_token"') == one_row.count('name="csrf_token"')
+
+    toggle = f'form="task-action" formaction="/tasks/{first.id}/toggle"'
+    assert toggle in page
+    fields = _task_action_form(page)
+    assert client.post(f"/tasks/{first.id}/toggle", data={"next": fields["next"]}).status_code == 400
+    response = client.post(f"/tasks/{first.id}/toggle", data=fields)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/tasks?status=open"
+    db.session.refresh(first)
+    assert first.status == Status.DONE
 
 
 def test_a_deleted_task_cannot_be_edited_or_toggled(client, user):

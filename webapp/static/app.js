@@ -7,4 +7,13 @@
     var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
     if (tz && select.querySelector('option[value="' + tz + '"]')) select.value = tz;
   });
+
+  // An empty hx-get or hx-post means "this element's own URL": the link's href or the button's
+  // formaction, which the browser uses without JavaScript. Task rows name each URL only once.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var element = event.detail.elt;
+    if (element.getAttribute("hx-" + event.detail.verb) !== "") return;
+    var url = element.getAttribute("formaction") || element.getAttribute("href");
+    if (url) event.detail.path = url;
+  });
 })();

@@ -15,8 +15,10 @@ from ..timezones import now_utc
 from . import services
 from .forms import NewTaskForm, TaskForm
 from .queries import DUE_FILTERS, SORTS, STATUS_FILTERS, BadListRequest, TaskFilters, parse_id, task_page
+from .rows import task_links
 
 bp = Blueprint("tasks", __name__)
+bp.add_app_template_global(task_links)
 TASK = f"/tasks/<int(max={MAX_ID}):task_id>"
 UNDO_KEY = "undo_task_id"
 
