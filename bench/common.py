@@ -33,6 +33,12 @@ IDLE_GIVE_UP_SECONDS = 5
 SCHEDULER_PERIOD = 60  # rq-scheduler puts a sweep on the planning queue every minute
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and of its children it has waited for (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(ticks) for ticks in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def progress(label: str, done: int, total: int) -> None:
     width = 30
     filled = width * done // total
@@ -275,6 +281,19 @@ class MailRig:
         rate = count / (time.perf_counter() - started)
         self.sink.clear()
         return rate
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time the workers (with their work horses) and the SMTP sink have used so far."""
+        return {
+            "workers": sum(process_cpu_seconds(worker.pid) for worker in self.workers),
+            "smtp_sink": process_cpu_seconds(self.sink.pid),
+        }
+
+    def cpu_ms_per_mail(self, since: dict[str, float], delivered: int) -> dict[str, float]:
+        """CPU milliseconds per delivered mail, per process, since the `cpu_seconds()` reading
+        `since`: unlike the delivery rate, barely moved by whatever else the machine runs."""
+        now = self.cpu_seconds()
+        return {name: 1000 * (now[name] - since[name]) / max(delivered, 1) for name in now}
 
     def start_workers(self, count: int, timeout: float = 120) -> None:
         """Start `count` workers on all the queues, in priority order; return once each has

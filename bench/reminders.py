@@ -79,6 +79,7 @@ def run_plain(rig, args) -> dict:
     print(f"baseline: the SMTP server accepts {baseline:,.0f} messages/s from a plain loop")
 
     rig.start_workers(args.workers)
+    cpu_at_start = rig.cpu_seconds()
     due = now_utc()
     make_reminders_due(due)
     started = time.time()
@@ -95,6 +96,7 @@ def run_plain(rig, args) -> dict:
     reminder = MailKind.REMINDER.value
     outcome = delivery_outcome(rig.sink, {reminder: users}, {reminder: due.timestamp()})
     totals = mail_totals(rig.sink, outcome, due.timestamp(), baseline)
+    totals["cpu_ms_per_mail"] = rig.cpu_ms_per_mail(cpu_at_start, totals["delivered"])
     figures = {
         "case": "plain",
         "database": db.engine.dialect.name,
@@ -146,6 +148,7 @@ def run_mixed(rig, args) -> dict:
     baseline = rig.baseline_rate(min(users, BASELINE_MESSAGES))
     print(f"baseline: the SMTP server accepts {baseline:,.0f} messages/s from a plain loop")
     rig.start_workers(args.workers)
+    cpu_at_start = rig.cpu_seconds()
 
     nine = now_utc()  # T: 09:00 has just come in `zone`
     rig.sweep_every_minute()
@@ -174,6 +177,7 @@ def run_mixed(rig, args) -> dict:
         {daily: nine.timestamp(), reminder: reminders_due.timestamp()},
     )
     totals = mail_totals(rig.sink, outcome, nine.timestamp(), baseline)
+    totals["cpu_ms_per_mail"] = rig.cpu_ms_per_mail(cpu_at_start, totals["delivered"])
     reminder_p99 = outcome[reminder].lateness_p99_seconds
     figures = {
         "case": "mixed",
@@ -223,7 +227,9 @@ def _print_totals(figures: dict) -> None:
         f"  all           {figures['delivered']:,} in {figures['seconds_to_deliver_all']:.1f} s"
         f" = {figures['delivered_per_second']:,.0f}/s ({figures['ratio_to_baseline']:.2f}x the plain SMTP"
         f" loop's {figures['baseline_smtp_loop_per_second']:,.0f}/s)\n"
-        f"  lost {figures['lost']}   duplicated {figures['duplicated']}"
+        f"  CPU per mail  "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in figures["cpu_ms_per_mail"].items())
+        + f"\n  lost {figures['lost']}   duplicated {figures['duplicated']}"
         f"   unexpected {figures['unexpected']}\n"
         f"  first sweep {figures['sweep_seconds']:.1f} s;"
         f" the every-minute sweeps ran {figures['minute_sweeps']['count']} times"

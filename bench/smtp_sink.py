@@ -163,6 +163,10 @@ class SinkProcess:
         self._received: list[Received] = []
         self.url = ""
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def start(self) -> SinkProcess:
         self._process.start()
         self.url = self._control.recv()

@@ -18,7 +18,9 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     from jobs.worker import AppWorker
 
     from .extensions import queues as redis_queues
+    from .reminders.compose import compile_templates
 
+    compile_templates()
     names = queues or QUEUES
     connection = redis_queues.long_connection()
     worker = AppWorker([Queue(name, connection=connection) for name in names], connection=connection)

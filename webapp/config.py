@@ -66,7 +66,7 @@ class Config:
 
     # Reminder dispatch (see webapp/reminders/dispatch.py).
     SWEEP_BATCH = 2000  # due reminders, or users to plan a daily or weekly mail for, per transaction
-    DELIVERY_BATCH = 200  # mails per send job, over one SMTP connection
+    DELIVERY_BATCH = 1000  # mails per send job, over one SMTP connection
     DELIVERY_LEASE_SECONDS = int(os.environ.get("DELIVERY_LEASE_SECONDS", "300"))
     # Seconds before each retry of a transient mail failure; after the last one, it has failed.
     MAIL_RETRY_DELAYS = tuple(

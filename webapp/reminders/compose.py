@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from email.message import Message
 
-from flask import render_template
+from flask import current_app, render_template
 from sqlalchemy import select
 
 from ..auth.services import issue_reset_token
@@ -156,6 +156,14 @@ def _unsubscribe_headers(link: str | None) -> dict[str, str]:
     if link is None:
         return {}
     return {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def compile_templates() -> None:
+    """Compile every mail template now, in a worker before it forks: each send job's work horse
+    then finds them compiled instead of compiling the ones it uses again (tens of milliseconds)."""
+    env = current_app.jinja_env
+    for name in env.list_templates(filter_func=lambda name: name.startswith("mail/")):
+        env.get_template(name)
 
 
 def compose(delivery: Delivery, user: User, batch: Batch) -> Message | None:
