@@ -7,7 +7,8 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import BASE_DIR, INSTANCE_DIR, load_config
-from .extensions import cache, csrf, db, limiter, login_manager, migrate, queues
+from .extensions import cache as cache_extension  # `cache` here would be shadowed by the webapp.cache module
+from .extensions import csrf, db, limiter, login_manager, migrate, queues
 from .extensions import htmx as htmx_extension  # `htmx` here would be shadowed by the webapp.htmx module
 
 
@@ -27,12 +28,12 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    cache.init_app(app)
+    cache_extension.init_app(app)
     limiter.init_app(app)
     htmx_extension.init_app(app)
     queues.init_app(app)
 
-    from . import commands, errors, formatting, models  # noqa: F401  (models registers the tables)
+    from . import cache, commands, errors, formatting, models  # noqa: F401  (models registers the tables)
     from .auth.views import bp as auth
     from .dashboard.views import bp as dashboard
     from .projects.views import bp as projects
@@ -41,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     for blueprint in (auth, dashboard, projects, reminders, tasks):
         app.register_blueprint(blueprint)
+    cache.init_app(app)
     errors.register(app)
     formatting.register(app)
     commands.register(app)

@@ -41,6 +41,14 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL")
     # Fail fast on a hung Redis instead of blocking a request for a minute.
     REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5"))
+    # The page and fragment cache (webapp/cache.py). Changes show at once (generations); the
+    # lifetime only bounds how long text that depends on the clock ("Overdue") can lag.
+    CACHE_FRAGMENT_SECONDS = 30
+    CACHE_STALE_SECONDS = 30  # a stale copy is served meanwhile while one request re-renders
+    CACHE_LOCK_SECONDS = 5.0  # the longest one request may hold a page's re-rendering
+    CACHE_WAIT_SECONDS = 1.0  # how long others wait for a page nobody has a copy of yet
+    CACHE_RETRY_SECONDS = 5.0  # after Redis failed, the cache is off this long in a process
+    SESSION_CACHE_SECONDS = 300  # a signed-in session checked against the database this often
 
     MAIL_URL = os.environ.get("MAIL_URL")  # smtp://user:pass@host:port, smtps://…, or unset
     MAIL_FROM = os.environ.get("MAIL_FROM", "Tasklane <no-reply@tasklane.local>")

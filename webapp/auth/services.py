@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..cache import account_changed
 from ..extensions import db
 from ..models import PasswordResetToken, User, UserSession
 from ..projects.services import ensure_inbox
@@ -107,12 +108,14 @@ def update_profile(
         if name not in MAIL_PREFERENCES:
             raise ValueError(f"unknown mail preference {name!r}")
         setattr(user, name, bool(wanted))
+    account_changed(user.id)
     db.session.commit()
 
 
 def _set_password(user: User, password: str) -> None:
     """New hash; every session and every unused reset link of the user ends (caller commits)."""
     user.password_hash = hash_password(password)
+    account_changed(user.id)
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     db.session.execute(
         update(PasswordResetToken)

@@ -3,6 +3,10 @@
 Deleting the row ends the session, so a copied or replayed cookie stops working at logout or
 password change. Non-remembered sessions slide: each use pushes the idle expiry forward (written
 at most every few minutes).
+
+A confirmed session and its user's row are cached (webapp/cache.py), so a request costs no query;
+whatever ends a session or changes the user bumps the user's generation, and the next request
+asks the database again.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from datetime import timedelta
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import login_user, logout_user
 from sqlalchemy import delete
+from sqlalchemy.orm import make_transient_to_detached
 
+from .. import cache
 from ..extensions import db, login_manager
 from ..models import User, UserSession
 from ..responses import is_safe_path, wants_fragment
@@ -21,6 +27,9 @@ from ..timezones import now_utc
 from .services import token_hash
 
 SLIDE_EVERY = timedelta(minutes=5)
+# Kept out of the cached user: the password hash never goes to Redis, and the columns the sweep
+# writes are read from the database (they load on first use) rather than from an old copy.
+UNCACHED_USER_COLUMNS = frozenset({"password_hash", "due_tomorrow_planned_on", "digest_planned_on"})
 # Requests a page makes by itself (the bell's poll): they must not keep an idle session alive.
 BACKGROUND_ENDPOINTS = frozenset({"reminders.notification_count"})
 
@@ -52,6 +61,7 @@ def end_session(user: User) -> None:
     if user.session_token:
         hashed = token_hash(user.session_token)
         db.session.execute(delete(UserSession).where(UserSession.token_hash == hashed))
+        cache.account_changed(user.id)
         db.session.commit()
     logout_user()
 
@@ -61,18 +71,47 @@ def current_session_remembered(user: User) -> bool:
     return bool(row and row.remember)
 
 
+def _slide_due(expires_at, remember: bool) -> bool:
+    idle_expiry_due = expires_at < now_utc() + _idle() - SLIDE_EVERY
+    return not remember and idle_expiry_due and request.endpoint not in BACKGROUND_ENDPOINTS
+
+
+def _cacheable_copy(row: UserSession) -> dict:
+    user = {
+        column.key: getattr(row.user, column.key)
+        for column in User.__table__.columns
+        if column.key not in UNCACHED_USER_COLUMNS
+    }
+    return {"expires_at": row.expires_at, "remember": row.remember, "user": user}
+
+
+def _user_from_copy(copy: dict) -> User:
+    """The cached row as a persistent User of this request's session, without a query: changes
+    to it are saved as usual; the columns left out load on first use."""
+    user = User(**copy["user"])
+    make_transient_to_detached(user)
+    return db.session.merge(user, load=False)
+
+
 @login_manager.user_loader
 def load_session_user(token: str) -> User | None:
     if not token or len(token) > 128:
         return None
-    row = db.session.get(UserSession, token_hash(token))
-    now = now_utc()
-    if row is None or row.expires_at <= now:
+    hashed = token_hash(token)
+    cached = cache.cached_session(hashed)
+    if cached and cached.valid:
+        copy = cached.data
+        if copy["expires_at"] > now_utc() and not _slide_due(copy["expires_at"], copy["remember"]):
+            user = _user_from_copy(copy)
+            user.session_token = token
+            return user
+    row = db.session.get(UserSession, hashed)
+    if row is None or row.expires_at <= now_utc():
         return None
-    idle_expiry_due = row.expires_at < now + _idle() - SLIDE_EVERY
-    if not row.remember and idle_expiry_due and request.endpoint not in BACKGROUND_ENDPOINTS:
-        row.expires_at = now + _idle()
+    if _slide_due(row.expires_at, row.remember):
+        row.expires_at = now_utc() + _idle()
         db.session.commit()
+    cache.keep_session(hashed, row.user_id, _cacheable_copy(row), cached.generation if cached else None)
     user = row.user
     user.session_token = token
     return user

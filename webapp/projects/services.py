@@ -6,6 +6,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..access import visible_projects, visible_tasks
+from ..cache import projects_changed
 from ..extensions import db
 from ..models import Project, Task, User, task_tags
 from ..timezones import now_utc
@@ -85,6 +86,7 @@ def create_project(user: User, name: str) -> Project:
     _check_name_free(user, name)
     project = Project(owner_id=user.id, name=name)
     db.session.add(project)
+    projects_changed(user.id)
     _commit_name(name)
     return project
 
@@ -93,6 +95,7 @@ def rename_project(user: User, project: Project, name: str) -> Project:
     _check_not_inbox(project, "renamed")
     _check_name_free(user, name, project)
     project.name = name
+    projects_changed(user.id)
     _commit_name(name)
     return project
 
@@ -100,11 +103,13 @@ def rename_project(user: User, project: Project, name: str) -> Project:
 def archive_project(project: Project) -> None:
     _check_not_inbox(project, "archived")
     project.archived_at = project.archived_at or now_utc()
+    projects_changed(project.owner_id)
     db.session.commit()
 
 
 def unarchive_project(project: Project) -> None:
     project.archived_at = None
+    projects_changed(project.owner_id)
     db.session.commit()
 
 
@@ -115,4 +120,5 @@ def delete_project(project: Project) -> None:
     db.session.execute(delete(task_tags).where(task_tags.c.task_id.in_(task_ids)))
     db.session.execute(delete(Task).where(Task.project_id == project.id))
     db.session.delete(project)
+    projects_changed(project.owner_id)
     db.session.commit()

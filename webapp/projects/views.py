@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, url_for
 from flask_login import current_user, login_required
 
 from ..access import project_or_404
+from ..cache import cached_view
 from ..extensions import db, htmx
 from ..models import MAX_ID, Project
 from ..responses import render, see_other, wants_fragment
@@ -72,6 +73,7 @@ def create():
 
 @bp.get(PROJECT)
 @login_required
+@cached_view("project_tasks")
 def show(project_id: int):
     return task_views.render_task_list(project_or_404(current_user, project_id))
 

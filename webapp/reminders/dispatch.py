@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs import PLANNING_QUEUE
 
+from ..cache import notifications_changed
 from ..extensions import db, queues
 from ..links import site_path
 from ..models import TASK_OPEN, Task, User
@@ -71,6 +72,7 @@ def _insert_new(table: Table, rows: list[dict]) -> None:
 def _plan(deliveries: list[dict], notifications: list[dict]) -> None:
     _insert_new(Delivery.__table__, deliveries)
     _insert_new(Notification.__table__, notifications)
+    notifications_changed(row["user_id"] for row in notifications)
 
 
 def _delivery(key: str, user_id: int, kind: MailKind, **payload) -> dict:

@@ -9,6 +9,7 @@ from flask import abort
 from sqlalchemy import func, select, update
 
 from ..access import visible_reminders
+from ..cache import notifications_changed, tasks_changed
 from ..extensions import db
 from ..models import Task, User
 from ..timezones import local_to_utc, local_today, now_utc
@@ -48,6 +49,7 @@ def add_reminder(task: Task, remind_at: datetime, now: datetime | None = None) -
         raise ReminderError(f"A task can have at most {MAX_PENDING_PER_TASK} reminders.")
     reminder = Reminder(task_id=task.id, owner_id=task.owner_id, remind_at=remind_at)
     db.session.add(reminder)
+    tasks_changed(task.owner_id)
     db.session.commit()
     return reminder
 
@@ -71,6 +73,7 @@ def reminder_or_404(user: User, reminder_id: int) -> Reminder:
 def cancel_reminder(reminder: Reminder) -> None:
     if reminder.state == ReminderState.PENDING:
         reminder.state = ReminderState.CANCELLED
+        tasks_changed(reminder.owner_id)
         db.session.commit()
 
 
@@ -138,6 +141,7 @@ def notifications_page(user: User, before: int | None, page_size: int) -> Notifi
 def mark_all_read(user: User) -> None:
     query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
     db.session.execute(query.values(read_at=now_utc()).execution_options(synchronize_session=False))
+    notifications_changed([user.id])
     db.session.commit()
 
 
@@ -155,5 +159,6 @@ def read_notification(user: User, notification_id: int) -> Notification:
     notification = notification_or_404(user, notification_id)
     if notification.read_at is None:
         notification.read_at = now_utc()
+        notifications_changed([user.id])
         db.session.commit()
     return notification

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..cache import account_changed
 from ..extensions import db
 from ..links import absolute_url
 from ..models import MAX_ID, User
@@ -72,4 +73,5 @@ def subscription_for(token: str) -> Subscription | None:
 def set_subscribed(subscription: Subscription, subscribed: bool) -> None:
     """Switch that kind of mail on or off for the user."""
     setattr(subscription.user, subscription.kind.preference, subscribed)
+    account_changed(subscription.user.id)
     db.session.commit()

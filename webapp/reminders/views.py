@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user, login_required
 
 from ..access import task_or_404
+from ..cache import cached_view
 from ..extensions import csrf
 from ..formatting import local_datetime
 from ..models import MAX_ID, Task
@@ -135,13 +136,12 @@ def notifications():
 
 @bp.get("/notifications/count")
 @login_required
+@cached_view("bell", etag=True)
 def notification_count():
     """The bell's badge, polled by htmx; a browser opening the URL gets the notifications page."""
     if not wants_fragment():
         return notifications()
-    response = render("reminders/_bell_badge.html", unread_notifications=services.unread_count(current_user))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render("reminders/_bell_badge.html", unread_notifications=services.unread_count(current_user))
 
 
 @bp.get(f"/notifications/<{ID}:notification_id>/open")

@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 from sqlalchemy import select
 
 from ..access import visible_tasks
+from ..cache import tasks_changed
 from ..extensions import db
 from ..models import Priority, Project, Status, Tag, Task, User
 from ..projects.services import ProjectConflict, ensure_inbox
@@ -95,6 +96,7 @@ def local_due_parts(task: Task, tz_name: str) -> tuple[date | None, time | None]
 def create_task(user: User, title: str, project: Project | None = None) -> Task:
     task = Task(owner_id=user.id, project=project or ensure_inbox(user), title=title, notes="")
     db.session.add(task)
+    tasks_changed(user.id)
     db.session.commit()
     return task
 
@@ -122,6 +124,7 @@ def update_task(user: User, task: Task, changes: TaskChanges) -> Task:
         task.overdue_reminded_on = None
     task.tags = _tags_for(user, changes.tags)
     _set_status(task, changes.status)
+    tasks_changed(task.owner_id)
     db.session.commit()
     return task
 
@@ -129,6 +132,7 @@ def update_task(user: User, task: Task, changes: TaskChanges) -> Task:
 def toggle_done(task: Task) -> Task:
     """Done -> to do (completed_at cleared); anything else -> done (completed_at set)."""
     _set_status(task, Status.TODO if task.done else Status.DONE)
+    tasks_changed(task.owner_id)
     db.session.commit()
     return task
 
@@ -137,6 +141,7 @@ def move_task(task: Task, project: Project) -> Task:
     if project.archived:
         raise ProjectConflict(f"“{project.name}” is archived. Unarchive it before moving tasks into it.")
     task.project = project
+    tasks_changed(task.owner_id)
     db.session.commit()
     return task
 
@@ -146,6 +151,7 @@ def delete_task(task: Task) -> Task:
     are set aside with it and never sent while it is deleted."""
     task.deleted_at = task.deleted_at or now_utc()
     set_aside_task_reminders(task)
+    tasks_changed(task.owner_id)
     db.session.commit()
     return task
 
@@ -154,6 +160,7 @@ def restore_task(task: Task, now: datetime | None = None) -> Task:
     """Undo a delete: the task is back, with those of its reminders still in the future."""
     task.deleted_at = None
     bring_back_task_reminders(task, now)
+    tasks_changed(task.owner_id)
     db.session.commit()
     return task
 

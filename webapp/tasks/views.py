@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, request, session, url_fo
 from flask_login import current_user, login_required
 
 from ..access import project_or_404, task_or_404
+from ..cache import cached_view
 from ..models import MAX_ID, Project, Task
 from ..projects.forms import ProjectForm
 from ..projects.services import ProjectConflict, assignable_projects, projects_of
@@ -90,6 +91,7 @@ def _from_project() -> Project | None:
 
 @bp.get("/tasks")
 @login_required
+@cached_view("task_list")
 def index():
     return render_task_list()
 

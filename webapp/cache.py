@@ -1,0 +1,378 @@
+"""The cache: rendered pages and fragments per user, signed-in sessions, and the generations that
+invalidate them. This module is the only one that spells cache keys.
+
+- Views opt in with `@cached_view(name)`; services call a named invalidation (`tasks_changed`,
+  `projects_changed`, `notifications_changed`, `account_changed`) inside their transaction.
+- Every key holds the user's *generation*, a number in Redis replaced by each change: the entries
+  of the old generation are never read again and expire by themselves (nothing is scanned or
+  deleted). The bump happens right after the transaction commits, so a request that read the
+  old rows can only have stored them under the old generation. A per-project generation for
+  shared projects would be one more key read in `_generation` and one more invalidation.
+- A cached page is stored with a soft expiry: when it passes, one request re-renders under a
+  short lock while the others are served the copy they had (stampede protection).
+- Redis down or hung: every call fails within REDIS_SOCKET_TIMEOUT, then the cache stays off in
+  this process for CACHE_RETRY_SECONDS and pages are rendered uncached; it comes back by itself.
+  A change made while Redis could not be told bumps a global epoch once Redis answers again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request, session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .extensions import cache, db
+from .responses import wants_fragment
+
+log = logging.getLogger(__name__)
+
+# The cached views, by the name their hit and miss counts are recorded under.
+FRAGMENTS = ("dashboard", "task_list", "project_tasks", "bell")
+OUTCOMES = ("hit", "stale", "miss", "not_modified")
+# Sent to htmx after a write that changed the user's tasks: listening parts of the page re-fetch.
+TASKS_CHANGED_EVENT = "tasks-changed"
+NOTIFICATIONS_CHANGED_EVENT = "notifications-changed"
+# Stands in for the CSRF token in stored pages: each browser gets its own token put back.
+CSRF_PLACEHOLDER = "\x00csrf\x00"
+WAIT_STEP = 0.05  # seconds between looks for a page another request is rendering
+_CHANGED_USERS = "tasklane_changed_users"  # Session.info: users whose generation the commit bumps
+
+
+@dataclass
+class _State:
+    """Per app (each test builds its own): whether Redis is taken to be down, until when."""
+
+    down_until: float = 0.0
+    missed_invalidation: bool = False
+
+
+@dataclass
+class _Changes:
+    user_ids: set[int] = field(default_factory=set)
+    events: set[str] = field(default_factory=set)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["tasklane_cache"] = _State()
+    app.after_request(_finish_response)
+    if not event.contains(Session, "after_commit", _bump_after_commit):
+        event.listen(Session, "after_commit", _bump_after_commit)
+        event.listen(Session, "after_rollback", _forget_changes)
+
+
+# --- talking to Redis, or not --------------------------------------------------------------------
+
+
+def _state() -> _State:
+    return current_app.extensions["tasklane_cache"]
+
+
+def _call(operation: Callable[..., Any], *args, **kwargs) -> Any:
+    """Run one cache operation; None (a miss) when Redis is down, hung, or taken to be."""
+    state = _state()
+    if time.monotonic() < state.down_until:
+        return None
+    try:
+        return operation(*args, **kwargs)
+    except RedisError as error:
+        pause = current_app.config["CACHE_RETRY_SECONDS"]
+        state.down_until = time.monotonic() + pause
+        log.warning("the cache is off for %s s: Redis failed: %s", pause, error)
+        return None
+
+
+def is_available() -> bool:
+    return time.monotonic() >= _state().down_until
+
+
+# --- generations ----------------------------------------------------------------------------------
+
+
+def _user_generation_key(user_id: int) -> str:
+    return f"generation:user:{user_id}"
+
+
+EPOCH_KEY = "generation:epoch"
+
+
+def _new_generation() -> int:
+    """Later than any generation before it, even one evicted from Redis: a number never comes
+    back, so entries stored under it can never be read again."""
+    return time.time_ns()
+
+
+def _generation(user_id: int) -> str | None:
+    """The user's current generation (with the global epoch), or None when Redis is unavailable.
+    Read once per request."""
+    memo = g.setdefault("cache_generations", {})
+    if user_id in memo:
+        return memo[user_id]
+    state = _state()
+    if state.missed_invalidation and _call(cache.set, EPOCH_KEY, _new_generation(), timeout=0):
+        state.missed_invalidation = False
+    keys = (EPOCH_KEY, _user_generation_key(user_id))
+    values = _call(cache.get_many, *keys)
+    if values is None:
+        return None
+    if None in values:  # the first use, or evicted: whoever adds first sets it
+        for key, value in zip(keys, values, strict=True):
+            if value is None:
+                _call(cache.add, key, _new_generation(), timeout=0)
+        values = _call(cache.get_many, *keys)
+        if values is None or None in values:
+            return None
+    memo[user_id] = "{}.{}".format(*values)
+    return memo[user_id]
+
+
+def _changes() -> _Changes:
+    return db.session.info.setdefault(_CHANGED_USERS, _Changes())
+
+
+def _record(user_ids: Iterable[int], change_event: str | None = None) -> None:
+    changes = _changes()
+    changes.user_ids.update(user_ids)
+    if change_event:
+        changes.events.add(change_event)
+
+
+def _bump_after_commit(db_session: Session) -> None:
+    changes = db_session.info.pop(_CHANGED_USERS, None)
+    if not changes or not changes.user_ids or not has_app_context():
+        return
+    generation = _new_generation()
+    bumped = {_user_generation_key(user_id): generation for user_id in changes.user_ids}
+    if not _call(cache.set_many, bumped, timeout=0):
+        _state().missed_invalidation = True
+    if has_request_context():
+        memo = g.get("cache_generations", {})
+        for user_id in changes.user_ids:
+            memo.pop(user_id, None)
+        g.setdefault("cache_events", set()).update(changes.events)
+
+
+def _forget_changes(db_session: Session) -> None:
+    db_session.info.pop(_CHANGED_USERS, None)
+
+
+# --- named invalidations: call them inside the transaction that makes the change -----------------
+
+
+def tasks_changed(user_id: int) -> None:
+    """A task of this user was added, changed, completed, moved, deleted or restored (or one of
+    its reminders changed): their lists and dashboard show something else now."""
+    _record((user_id,), TASKS_CHANGED_EVENT)
+
+
+def projects_changed(user_id: int) -> None:
+    """A project of this user was created, renamed, archived or deleted."""
+    _record((user_id,), TASKS_CHANGED_EVENT)
+
+
+def notifications_changed(user_ids: Iterable[int]) -> None:
+    """Notifications of these users were added or read: the bell counts something else."""
+    _record(user_ids, NOTIFICATIONS_CHANGED_EVENT)
+
+
+def account_changed(user_id: int) -> None:
+    """The user's row or sessions changed (profile, mail switches, log out, password, an admin
+    deactivating them): every cached session of theirs is checked against the database again."""
+    _record((user_id,))
+
+
+# --- cached views -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    fresh_until: float
+    body: str
+    mimetype: str
+
+
+def _page_key(name: str, user_id: int, generation: str) -> str:
+    variant = "fragment" if wants_fragment() else "page"
+    path = hashlib.sha256(request.full_path.encode()).hexdigest()[:32]
+    return f"view:{name}:user:{user_id}:{generation}:{variant}:{path}"
+
+
+def _cacheable() -> bool:
+    """GETs of a signed-in user with nothing shown once (a flash message) in their session."""
+    return request.method == "GET" and current_user.is_authenticated and "_flashes" not in session
+
+
+def _count(name: str, outcome: str) -> None:
+    _call(lambda: cache.cache.inc(f"stats:{name}:{outcome}"))
+
+
+def _etag(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def cached_view(name: str, *, etag: bool = False) -> Callable:
+    """Serve the view's 200 answers from the cache per user, page and fragment apart.
+
+    `etag`: answer a browser that already has this generation of the page with 304 (for what
+    polls, like the bell; not for pages whose text also depends on the clock)."""
+    if name not in FRAGMENTS:
+        raise ValueError(f"declare {name!r} in FRAGMENTS")
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def cached(*args, **kwargs):
+            if not _cacheable():
+                return view(*args, **kwargs)
+            generation = _generation(current_user.id)
+            if generation is None:
+                return view(*args, **kwargs)
+            key = _page_key(name, current_user.id, generation)
+            if etag and request.if_none_match.contains_weak(_etag(key)):
+                _count(name, "not_modified")
+                return _not_modified(_etag(key))
+            response = _serve(name, key, lambda: view(*args, **kwargs))
+            if etag and response.status_code == 200:
+                response.set_etag(_etag(key), weak=True)
+            return response
+
+        return cached
+
+    return decorator
+
+
+def _serve(name: str, key: str, render: Callable[[], Response]) -> Response:
+    entry: _Entry | None = _call(cache.get, key)
+    if entry is not None and entry.fresh_until > time.time():
+        _count(name, "hit")
+        return _response(entry)
+    lock = f"lock:{key}"
+    if not _call(_take_lock, lock) and is_available():
+        waited = entry or _wait_for(key)  # another request is rendering it
+        if waited is not None:
+            _count(name, "stale")
+            return _response(waited)
+    _count(name, "miss")
+    response = render()
+    if response.status_code == 200 and response.mimetype == "text/html":
+        _store(key, response)
+        _call(cache.delete, lock)
+    return _private(response)
+
+
+def _store(key: str, response: Response) -> None:
+    fresh_for = current_app.config["CACHE_FRAGMENT_SECONDS"]
+    entry = _Entry(time.time() + fresh_for, _without_csrf(response), response.mimetype)
+    _call(cache.set, key, entry, timeout=fresh_for + current_app.config["CACHE_STALE_SECONDS"])
+
+
+def _take_lock(key: str) -> bool:
+    """SET NX PX: one request renders; the lock expires by itself if that request dies."""
+    milliseconds = int(current_app.config["CACHE_LOCK_SECONDS"] * 1000)
+    backend = cache.cache
+    client = getattr(backend, "_write_client", None)
+    if client is None:  # the in-process cache of a run without Redis
+        return bool(cache.add(key, 1, timeout=max(1, milliseconds // 1000)))
+    return bool(client.set(backend._get_prefix() + key, 1, nx=True, px=milliseconds))
+
+
+def _wait_for(key: str) -> _Entry | None:
+    """A page another request is rendering right now, if it arrives within CACHE_WAIT_SECONDS."""
+    deadline = time.monotonic() + current_app.config["CACHE_WAIT_SECONDS"]
+    while time.monotonic() < deadline:
+        time.sleep(WAIT_STEP)
+        entry = _call(cache.get, key)
+        if entry is not None:
+            return entry
+    return None
+
+
+def _without_csrf(response: Response) -> str:
+    body = response.get_data(as_text=True)
+    token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    return body.replace(token, CSRF_PLACEHOLDER) if token else body
+
+
+def _response(entry: _Entry) -> Response:
+    body = entry.body
+    if CSRF_PLACEHOLDER in body:
+        body = body.replace(CSRF_PLACEHOLDER, generate_csrf())
+    response = Response(body, mimetype=entry.mimetype)
+    response.vary.add("HX-Request")
+    return _private(response)
+
+
+def _not_modified(tag: str) -> Response:
+    response = Response(status=304)
+    response.set_etag(tag, weak=True)
+    response.vary.add("HX-Request")
+    return _private(response)
+
+
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _finish_response(response: Response) -> Response:
+    """Per-user answers are private; htmx hears which data changed, so other parts can follow."""
+    if current_user and current_user.is_authenticated and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "private, no-cache"
+    events = g.pop("cache_events", None)
+    if events and wants_fragment():
+        already = [part.strip() for part in response.headers.get("HX-Trigger", "").split(",") if part.strip()]
+        response.headers["HX-Trigger"] = ", ".join(dict.fromkeys([*already, *sorted(events)]))
+    return response
+
+
+# --- signed-in sessions -------------------------------------------------------------------------
+
+
+def _session_key(token_hash: str) -> str:
+    return f"session:{token_hash}"
+
+
+@dataclass
+class CachedSession:
+    data: dict
+    user_id: int
+    valid: bool  # stored under the user's current generation: nothing changed since
+    generation: str | None  # the user's generation, read before the caller looks at the database
+
+
+def cached_session(token_hash: str) -> CachedSession | None:
+    """What `keep_session` stored for this session, or None when nothing is cached."""
+    stored = _call(cache.get, _session_key(token_hash))
+    if stored is None:
+        return None
+    generation = _generation(stored["user_id"])
+    valid = generation is not None and stored["generation"] == generation
+    return CachedSession(stored["data"], stored["user_id"], valid, generation)
+
+
+def keep_session(token_hash: str, user_id: int, data: dict, generation: str | None) -> None:
+    """Remember a session the database just confirmed, under the generation read *before* the
+    database was asked (from `cached_session`), so a revocation committed meanwhile still shows.
+    Without one (nothing was cached), it is kept unconfirmed: the next request checks again."""
+    stored = {"data": data, "user_id": user_id, "generation": generation}
+    _call(cache.set, _session_key(token_hash), stored, timeout=current_app.config["SESSION_CACHE_SECONDS"])
+
+
+# --- what the admin dashboard shows ---------------------------------------------------------------
+
+
+def cache_stats() -> dict[str, dict[str, int]]:
+    """Hits, stale answers, misses and 304s per cached view, since Redis last lost its data."""
+    keys = [f"stats:{name}:{outcome}" for name in FRAGMENTS for outcome in OUTCOMES]
+    values = _call(cache.get_many, *keys) or [None] * len(keys)
+    counts = iter(int(value or 0) for value in values)
+    return {name: {outcome: next(counts) for outcome in OUTCOMES} for name in FRAGMENTS}
