@@ -129,8 +129,8 @@ def csrf_app(app_config, request):
 
 def test_a_cached_page_carries_the_csrf_token_of_the_browser_reading_it(csrf_app):
     laptop, phone = csrf_app.test_client(), csrf_app.test_client()
-    _sign_up_with_csrf(laptop)
-    _log_in_with_csrf(phone)
+    _sign_up(laptop)
+    _log_in(phone)
     _visit_twice(laptop, "/profile", "/tasks")
     hits = _hits("task_list")
     page = page_text(phone.get("/tasks"))  # stored by the laptop's request
@@ -143,19 +143,14 @@ def test_a_cached_page_carries_the_csrf_token_of_the_browser_reading_it(csrf_app
     assert "From the phone" in titles(phone.get("/tasks"))
 
 
-def _form_token(client, url: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page_text(client.get(url))).group(1)
-
-
-def _sign_up_with_csrf(client) -> None:
+def _sign_up(client) -> None:
+    """Signing up needs no token (see test_a_login_from_this_site_needs_no_token)."""
     data = {"email": "ada@example.com", "password": PASSWORD, "confirm": PASSWORD}
-    data |= {"display_name": "Ada", "timezone": "UTC", "csrf_token": _form_token(client, "/signup")}
-    assert client.post("/signup", data=data).status_code == 303
+    assert client.post("/signup", data=data | {"display_name": "Ada", "timezone": "UTC"}).status_code == 303
 
 
-def _log_in_with_csrf(client) -> None:
-    data = {"email": "ada@example.com", "password": PASSWORD, "csrf_token": _form_token(client, "/login")}
-    assert client.post("/login", data=data).status_code == 303
+def _log_in(client) -> None:
+    assert client.post("/login", data={"email": "ada@example.com", "password": PASSWORD}).status_code == 303
 
 
 # --- a write shows on the next read of every list and count that shows the row ------------------
@@ -335,3 +330,63 @@ def test_other_sessions_of_the_user_survive_a_logout_elsewhere(app, client, ada)
     AuthActions(phone).logout()
 
     assert client.get("/tasks").status_code == 200
+
+
+# --- headers for shared caches --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/login", "/signup", "/reset", "/"])
+def test_anonymous_pages_set_no_cookie_so_nginx_may_keep_them(app, url):
+    response = app.test_client().get(url)  # a first visit: no cookie yet
+
+    assert response.status_code in (200, 302)
+    assert "Set-Cookie" not in response.headers
+    assert "private" not in response.headers.get("Cache-Control", "")
+    assert "csrf_token" not in page_text(response)
+
+
+def test_pages_of_a_signed_in_user_are_private(client, ada):
+    for url in ("/", "/tasks", "/projects", "/profile", "/notifications"):
+        assert client.get(url).headers["Cache-Control"] == "private, no-cache", url
+
+
+def test_a_message_for_an_anonymous_visitor_is_private(client, ada, auth):
+    auth.logout()
+
+    response = client.get("/login")
+
+    assert "You are logged out." in page_text(response)
+    assert response.headers["Cache-Control"] == "private, no-cache"
+
+
+LOGIN = {"email": "ada@example.com", "password": PASSWORD}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "https://evil.example"}],
+)
+def test_a_login_another_site_makes_the_browser_post_is_refused(csrf_app, headers):
+    browser = csrf_app.test_client()
+    _sign_up(csrf_app.test_client())
+
+    assert browser.post("/login", data=LOGIN, headers=headers).status_code == 403
+    assert browser.get("/tasks").status_code == 302  # not logged in
+
+
+@pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://localhost"}, {}])
+def test_a_login_from_this_site_needs_no_token(csrf_app, headers):
+    browser = csrf_app.test_client()
+    _sign_up(csrf_app.test_client())
+
+    assert browser.post("/login", data=LOGIN, headers=headers).status_code == 303
+    assert browser.get("/tasks").status_code == 200
+
+
+def test_signed_in_forms_still_need_their_token(csrf_app):
+    browser = csrf_app.test_client()
+    _sign_up(browser)
+
+    response = browser.post("/tasks", data={"title": "No token"}, headers={"Sec-Fetch-Site": "same-origin"})
+
+    assert response.status_code == 400

@@ -324,8 +324,10 @@ def _private(response: Response) -> Response:
 
 
 def _finish_response(response: Response) -> Response:
-    """Per-user answers are private; htmx hears which data changed, so other parts can follow."""
-    if current_user and current_user.is_authenticated and "Cache-Control" not in response.headers:
+    """Answers for a signed-in user, or showing what a session holds (a message), are private;
+    others may be kept by a shared cache. htmx hears which data changed, so other parts follow."""
+    personal = current_user.is_authenticated or bool(session)
+    if personal and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "private, no-cache"
     events = g.pop("cache_events", None)
     if events and wants_fragment():

@@ -81,14 +81,22 @@ def _timezone_field() -> SelectField:
     )
 
 
-class SignupForm(FlaskForm):
+class AnonymousForm(FlaskForm):
+    """Posted by visitors who are not signed in: checked by origin (webapp/origin.py), so the
+    page carries no token and sets no cookie."""
+
+    class Meta:
+        csrf = False
+
+
+class SignupForm(AnonymousForm):
     email = _email_field()
     password, confirm = _new_password_fields("Password")
     display_name = _display_name_field()
     timezone = _timezone_field()
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AnonymousForm):
     email = EmailField(
         "E-mail",
         filters=[strip],
@@ -130,7 +138,7 @@ class ChangePasswordForm(FlaskForm):
     password, confirm = _new_password_fields("New password")
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(AnonymousForm):
     email = _email_field()
 
 

