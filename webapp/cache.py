@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # The cached views, by the name their hit and miss counts are recorded under.
 FRAGMENTS = ("dashboard", "task_list", "project_tasks", "bell")
 OUTCOMES = ("hit", "stale", "miss", "not_modified")
+COUNTED = ("lookup", "stale", "miss", "not_modified")  # hits are lookups that were none of those
 # Sent to htmx after a write that changed the user's tasks: listening parts of the page re-fetch.
 TASKS_CHANGED_EVENT = "tasks-changed"
 NOTIFICATIONS_CHANGED_EVENT = "notifications-changed"
@@ -251,9 +252,8 @@ def cached_view(name: str, *, etag: bool = False) -> Callable:
 
 
 def _serve(name: str, key: str, render: Callable[[], Response]) -> Response:
-    entry: _Entry | None = _call(cache.get, key)
+    entry: _Entry | None = _call(_look_up, name, key)
     if entry is not None and entry.fresh_until > time.time():
-        _count(name, "hit")
         return _response(entry)
     lock = f"lock:{key}"
     if not _call(_take_lock, lock) and is_available():
@@ -275,14 +275,32 @@ def _store(key: str, response: Response) -> None:
     _call(cache.set, key, entry, timeout=fresh_for + current_app.config["CACHE_STALE_SECONDS"])
 
 
+def _redis() -> tuple[Any, str] | None:
+    """Flask-Caching's own Redis client and key prefix, for what its API lacks (a pipeline, PX);
+    None for the in-process cache of a run without Redis."""
+    backend = cache.cache
+    client = getattr(backend, "_write_client", None)
+    return (client, backend._get_prefix()) if client is not None else None
+
+
 def _take_lock(key: str) -> bool:
     """SET NX PX: one request renders; the lock expires by itself if that request dies."""
     milliseconds = int(current_app.config["CACHE_LOCK_SECONDS"] * 1000)
-    backend = cache.cache
-    client = getattr(backend, "_write_client", None)
-    if client is None:  # the in-process cache of a run without Redis
+    if (redis := _redis()) is None:
         return bool(cache.add(key, 1, timeout=max(1, milliseconds // 1000)))
-    return bool(client.set(backend._get_prefix() + key, 1, nx=True, px=milliseconds))
+    client, prefix = redis
+    return bool(client.set(prefix + key, 1, nx=True, px=milliseconds))
+
+
+def _look_up(name: str, key: str) -> _Entry | None:
+    """The stored page, and the lookup counted, in one round trip."""
+    if (redis := _redis()) is None:
+        _count(name, "lookup")
+        return cache.get(key)
+    client, prefix = redis
+    pipeline = client.pipeline(transaction=False)
+    stored, _ = pipeline.get(prefix + key).incr(f"{prefix}stats:{name}:lookup").execute()
+    return cache.cache.serializer.loads(stored)
 
 
 def _wait_for(key: str) -> _Entry | None:
@@ -374,7 +392,11 @@ def keep_session(token_hash: str, user_id: int, data: dict, generation: str | No
 
 def cache_stats() -> dict[str, dict[str, int]]:
     """Hits, stale answers, misses and 304s per cached view, since Redis last lost its data."""
-    keys = [f"stats:{name}:{outcome}" for name in FRAGMENTS for outcome in OUTCOMES]
-    values = _call(cache.get_many, *keys) or [None] * len(keys)
-    counts = iter(int(value or 0) for value in values)
-    return {name: {outcome: next(counts) for outcome in OUTCOMES} for name in FRAGMENTS}
+    keys = [f"stats:{name}:{counted}" for name in FRAGMENTS for counted in COUNTED]
+    values = iter(int(value or 0) for value in _call(cache.get_many, *keys) or [None] * len(keys))
+    stats = {}
+    for name in FRAGMENTS:
+        counts = {counted: next(values) for counted in COUNTED}
+        hits = counts.pop("lookup") - counts["stale"] - counts["miss"]
+        stats[name] = {"hit": max(hits, 0), **counts}  # a miss while Redis was away had no lookup
+    return stats

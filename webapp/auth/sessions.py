@@ -18,6 +18,7 @@ from flask import current_app, flash, redirect, request, url_for
 from flask_login import login_user, logout_user
 from sqlalchemy import delete
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from .. import cache
 from ..extensions import db, login_manager
@@ -88,9 +89,13 @@ def _cacheable_copy(row: UserSession) -> dict:
 def _user_from_copy(copy: dict) -> User:
     """The cached row as a persistent User of this request's session, without a query: changes
     to it are saved as usual; the columns left out load on first use."""
+    key = identity_key(User, copy["user"]["id"])
+    if key in db.session.identity_map:  # this request loaded the user already
+        return db.session.identity_map[key]
     user = User(**copy["user"])
     make_transient_to_detached(user)
-    return db.session.merge(user, load=False)
+    db.session.add(user)
+    return user
 
 
 @login_manager.user_loader
