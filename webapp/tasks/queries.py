@@ -258,7 +258,8 @@ def page_queries(
     return queries
 
 
-def _cursor_after(task: Task, sort: str) -> Cursor:
+def cursor_after(task: Task, sort: str) -> Cursor:
+    """Where a page that ends with `task` continues."""
     if sort == "priority":
         return Cursor(sort, task.id, task.priority)
     if sort == "created":
@@ -286,7 +287,7 @@ def task_page(
     if len(tasks) <= page_size:
         return TaskPage(tasks)
     shown = tasks[:page_size]
-    return TaskPage(shown, encode_cursor(_cursor_after(shown[-1], filters.sort)))
+    return TaskPage(shown, encode_cursor(cursor_after(shown[-1], filters.sort)))
 
 
 def first_tasks(user: User, filters: TaskFilters, limit: int, now: datetime | None = None) -> list[Task]:
