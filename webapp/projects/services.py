@@ -30,10 +30,11 @@ def ensure_inbox(user: User) -> Project:
 
 def projects_of(user: User) -> tuple[list[Project], list[Project]]:
     """(active, archived) projects, the Inbox first, then by name."""
-    ensure_inbox(user)
-    projects = db.session.scalars(
-        visible_projects(user).order_by(Project.is_inbox.desc(), func.lower(Project.name), Project.id)
-    ).all()
+    ordered = visible_projects(user).order_by(Project.is_inbox.desc(), func.lower(Project.name), Project.id)
+    projects = db.session.scalars(ordered).all()
+    if not projects or not projects[0].is_inbox:
+        ensure_inbox(user)
+        projects = db.session.scalars(ordered).all()
     return [p for p in projects if not p.archived], [p for p in projects if p.archived]
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, func, literal, literal_column, select, text, tuple_
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..access import visible_tasks
 from ..extensions import db
@@ -223,7 +223,7 @@ def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None
 
 def with_row_details(query: Select[tuple[Task]]) -> Select[tuple[Task]]:
     """Load what a task row shows (tags, project) for the whole page at once: no N+1."""
-    return query.options(selectinload(Task.tags), selectinload(Task.project))
+    return query.options(selectinload(Task.tags), joinedload(Task.project, innerjoin=True))
 
 
 def page_queries(

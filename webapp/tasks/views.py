@@ -52,31 +52,35 @@ def render_task_list(
         if page.next_cursor
         else None
     )
+    rows = {"tasks": page.tasks, "next_url": next_url, "filters": filters, "back": list_url}
+    if wants_fragment():
+        return render("tasks/_rows.html", status=status, **rows)
+    return render(
+        "projects/show.html" if project else "tasks/list.html",
+        status=status,
+        **rows,
+        **_list_page_context(project, new_form, rename_form),
+    )
+
+
+def _list_page_context(project: Project | None, new_form: NewTaskForm | None, rename_form) -> dict:
+    """What the full list page shows around the rows: forms, filter choices, the undo offer."""
     if new_form is None:
         new_form = NewTaskForm(formdata=None, project_id=project.id if project else None)
     active, archived = projects_of(current_user)
     new_form.offer_projects(active)
-    undo_id = session.pop(UNDO_KEY, None) if request.method == "GET" and not wants_fragment() else None
-    undo_task = services.deleted_task(current_user, undo_id) if undo_id else None
-    return render(
-        "projects/show.html" if project else "tasks/list.html",
-        "tasks/_rows.html",
-        status=status,
-        tasks=page.tasks,
-        next_url=next_url,
-        filters=filters,
-        list_url=list_url,
-        back=list_url,
-        project=project,
-        projects=active + archived,
-        tags=services.tag_names(current_user),
-        new_form=new_form,
-        undo_task=undo_task,
-        rename_form=rename_form or (ProjectForm(formdata=None, name=project.name) if project else None),
-        sorts=SORTS,
-        due_filters=DUE_FILTERS,
-        status_filters=STATUS_FILTERS,
-    )
+    undo_id = session.pop(UNDO_KEY, None) if request.method == "GET" else None
+    return {
+        "project": project,
+        "projects": active + archived,
+        "tags": services.tag_names(current_user),
+        "new_form": new_form,
+        "undo_task": services.deleted_task(current_user, undo_id) if undo_id else None,
+        "rename_form": rename_form or (ProjectForm(formdata=None, name=project.name) if project else None),
+        "sorts": SORTS,
+        "due_filters": DUE_FILTERS,
+        "status_filters": STATUS_FILTERS,
+    }
 
 
 def _row(task: Task, *, status: int = 200):
