@@ -113,7 +113,7 @@ def log_in(base_url: str, email: str) -> str:
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     with browser.open(base_url + "/login") as page:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode())
-    form = {"csrf_token": token.group(1) if token else "", "email": email, "password": PASSWORD}
+    form = {"email": email, "password": PASSWORD} | ({"csrf_token": token.group(1)} if token else {})
     with browser.open(base_url + "/login", urlencode(form).encode()) as answer:
         if answer.url.rstrip("/") != base_url:
             raise RuntimeError(f"logging in failed: ended on {answer.url}")

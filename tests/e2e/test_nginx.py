@@ -41,3 +41,14 @@ def test_oversized_bodies_are_refused_before_they_reach_the_app(nginx_url):
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(request)
     assert error.value.code == 413
+
+
+def _cache_status(url: str, headers: dict[str, str] | None = None) -> str:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as response:
+        assert response.status == 200
+        return response.headers["X-Cache-Status"]
+
+
+def test_requests_with_a_session_cookie_never_touch_the_cache(nginx_url):
+    signed_in = {"Cookie": "theme=dark; session=anything"}
+    assert {_cache_status(nginx_url + "/reset", signed_in) for _ in range(3)} == {"BYPASS"}
