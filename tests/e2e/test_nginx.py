@@ -52,3 +52,8 @@ def _cache_status(url: str, headers: dict[str, str] | None = None) -> str:
 def test_requests_with_a_session_cookie_never_touch_the_cache(nginx_url):
     signed_in = {"Cookie": "theme=dark; session=anything"}
     assert {_cache_status(nginx_url + "/reset", signed_in) for _ in range(3)} == {"BYPASS"}
+
+
+def test_anonymous_pages_are_answered_from_nginx_micro_cache(nginx_url):
+    statuses = [_cache_status(nginx_url + "/reset") for _ in range(5)]
+    assert "HIT" in statuses, statuses
