@@ -117,7 +117,8 @@ def _explain_postgresql(statement: str, parameters) -> list[str]:
     raw = db.session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
     plan = raw if isinstance(raw, list) else json.loads(raw)
     return [
-        f"{node['Node Type']} on {node.get('Relation Name', '')} {node.get('Index Name', '')}".strip()
+        f"{node['Node Type']} on {node.get('Relation Name', '')} {node.get('Index Name', '')}"
+        f" {node.get('Index Cond', '')}".strip()
         for node in _pg_nodes(plan[0]["Plan"])
     ]
 
@@ -198,6 +199,13 @@ def test_sorted_pages_are_read_in_index_order_without_sorting(crowd, sort):
     for sql, plan in found:
         assert any(expected_index in line for line in plan), (sql, plan)
         assert not [line for line in plan if "TEMP B-TREE" in line or line.startswith("Sort")], (sql, plan)
+
+
+def test_a_page_of_the_priority_sort_seeks_to_its_cursor_inside_the_priority(crowd):
+    """Not only to the priority: that would step over every task of it already shown."""
+    found = plans_of(two_pages(crowd, TaskFilters(sort="priority")))
+    seek = r"priority = .*id < " if db.engine.dialect.name == "postgresql" else r"priority=\? AND id<\?"
+    assert any(re.search(seek, line) for _, plan in found for line in plan), found
 
 
 def test_dashboard_counts_use_indexes(crowd):

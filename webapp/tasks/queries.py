@@ -5,7 +5,7 @@ indexes on (owner_id, value, id) with a row-value comparison, never OFFSET:
 
 - due: (due_at, id) ascending over tasks with a due date, then tasks without one by id
   (a two-phase cursor), so both phases use ix_tasks_owner_due without a NULLS LAST expression;
-- priority: (priority, id) descending;
+- priority: (priority, id) descending (after a cursor: the rest of its priority, then the lower ones);
 - created: (created_at, id) descending.
 """
 
@@ -232,11 +232,14 @@ def page_queries(
     """The one or two ordered queries that together continue the list after `cursor`."""
     base = filtered_tasks(user, filters, now)
     if filters.sort == "priority":
-        query = base.order_by(Task.priority.desc(), Task.id.desc())
-        if cursor:
-            after = tuple_(literal(cursor.value), literal(cursor.id))
-            query = query.where(tuple_(Task.priority, Task.id) < after)
-        return [query]
+        by_priority = base.order_by(Task.priority.desc(), Task.id.desc())
+        if cursor is None:
+            return [by_priority]
+        # The rest of the cursor's priority, then the lower ones: two exact index ranges. With one
+        # row-value comparison SQLite seeks on the priority alone and steps over the tasks of that
+        # priority already shown (a quarter of a long list: a page 100,000 rows down took 3 times as long).
+        rest_of_priority = base.where(Task.priority == cursor.value, Task.id < cursor.id)
+        return [rest_of_priority.order_by(Task.id.desc()), by_priority.where(Task.priority < cursor.value)]
     if filters.sort == "created":
         query = base.order_by(Task.created_at.desc(), Task.id.desc())
         if cursor:
