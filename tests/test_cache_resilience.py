@@ -26,6 +26,7 @@ from .support import add_task, titles
 
 ANSWER_WITHIN = 30  # seconds: far above a slow CI machine's worst, far below a hung Redis's ~60 s
 CONCURRENT = 8
+WRONG_PASSWORD = {"email": "ada@example.com", "password": "not it"}
 
 
 # --- stampede ---------------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def own_redis(app_config):
     server = ValkeyServer(port=port)
     server.start()
     app_config["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-    app_config["REDIS_SOCKET_TIMEOUT"] = 0.3
+    app_config.setdefault("REDIS_SOCKET_TIMEOUT", 0.3)
     app_config.setdefault("CACHE_RETRY_SECONDS", 0.2)
     app_config["RATELIMIT_ENABLED"] = True
     state = {"server": server, "port": port}
@@ -133,10 +134,14 @@ def _pid(state) -> int:
     return state["pid"]
 
 
-def _answers(client, url: str):
+def _answers(client, url: str, method: str = "get", **kwargs):
     """The response, failing the test instead of hanging when the request does not come back."""
     result = {}
-    thread = threading.Thread(target=lambda: result.update(response=client.get(url)), daemon=True)
+
+    def ask() -> None:
+        result["response"] = getattr(client, method)(url, **kwargs)
+
+    thread = threading.Thread(target=ask, daemon=True)
     thread.start()
     thread.join(ANSWER_WITHIN)
     assert "response" in result, f"{url} did not answer within {ANSWER_WITHIN} s"
@@ -167,8 +172,7 @@ def test_with_redis_stopped_pages_answer_uncached_and_caching_comes_back(ada, ap
     assert _answers(client, "/tasks").status_code == 200
     client.post("/tasks", data={"title": "Written while Redis was down"})
     assert titles(_answers(client, "/tasks")) == ["Written while Redis was down"]
-    wrong_password = {"email": "ada@example.com", "password": "not it"}
-    assert app.test_client().post("/login", data=wrong_password).status_code == 422  # rate-limited
+    assert app.test_client().post("/login", data=WRONG_PASSWORD).status_code == 422  # rate-limited
 
     ada["server"] = ValkeyServer(port=ada["port"])
     ada["server"].start()
@@ -176,12 +180,14 @@ def test_with_redis_stopped_pages_answer_uncached_and_caching_comes_back(ada, ap
     assert titles(client.get("/tasks")) == ["Written while Redis was down"]
 
 
-def test_with_redis_hung_pages_answer_uncached_and_caching_comes_back(ada, client):
+def test_with_redis_hung_pages_answer_uncached_and_caching_comes_back(ada, app, client):
     os.kill(_pid(ada), signal.SIGSTOP)
 
     assert _answers(client, "/tasks").status_code == 200
-    client.post("/tasks", data={"title": "Written while Redis hung"})
+    _answers(client, "/tasks", "post", data={"title": "Written while Redis hung"})
     assert titles(_answers(client, "/tasks")) == ["Written while Redis hung"]
+    login = _answers(app.test_client(), "/login", "post", data=WRONG_PASSWORD)  # rate-limited
+    assert login.status_code == 422
 
     os.kill(_pid(ada), signal.SIGCONT)
     _until_served_from_the_cache(client, "/tasks")

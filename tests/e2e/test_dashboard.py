@@ -44,3 +44,15 @@ def test_completing_an_overdue_task_on_the_dashboard_updates_its_counts(page):
     page.reload()
     expect(_stat(page, "Overdue")).to_contain_text("0")
     expect(page.locator(".card", has_text="Overdue").first).to_contain_text("Nothing overdue.")
+
+
+def test_the_bells_poll_is_answered_from_the_browsers_cache_while_nothing_changed(page):
+    sign_up(page, "dorothy@example.com", "Dorothy")
+    # The bell loads its count once the page is there, and swaps in a badge that polls.
+    expect(page.locator('#notification-count[hx-trigger^="every"]')).to_be_attached()
+    with page.expect_request("**/notifications/count") as asked:
+        page.evaluate("document.body.dispatchEvent(new Event('notifications-changed'))")  # as a poll does
+
+    assert asked.value.all_headers().get("if-none-match"), "the browser did not ask with the ETag it has"
+    assert asked.value.response().ok
+    expect(page.locator("#notification-count")).to_contain_text("Notifications")
