@@ -47,6 +47,7 @@ NOTIFICATIONS_CHANGED_EVENT = "notifications-changed"
 # Stands in for the CSRF token in stored pages: each browser gets its own token put back.
 CSRF_PLACEHOLDER = "\x00csrf\x00"
 WAIT_STEP = 0.05  # seconds between looks for a page another request is rendering
+EPOCH_KEY = "generation:epoch"  # part of every generation: bumped after a change Redis missed
 _CHANGED_USERS = "tasklane_changed_users"  # Session.info: users whose generation the commit bumps
 
 
@@ -80,11 +81,17 @@ def _state() -> _State:
 
 
 def _call(operation: Callable[..., Any], *args, **kwargs) -> Any:
-    """Run one cache operation; None (a miss) when Redis is down, hung, or taken to be."""
+    """Run one cache operation; None (a miss) when Redis is down, hung, or taken to be.
+
+    The first call that reaches Redis after this process failed to bump a generation bumps the
+    epoch first, which every key holds: whatever was stored before is never read again."""
     state = _state()
     if time.monotonic() < state.down_until:
         return None
     try:
+        if state.missed_invalidation:
+            cache.set(EPOCH_KEY, _new_generation(), timeout=0)
+            state.missed_invalidation = False
         return operation(*args, **kwargs)
     except RedisError as error:
         pause = current_app.config["CACHE_RETRY_SECONDS"]
@@ -104,9 +111,6 @@ def _user_generation_key(user_id: int) -> str:
     return f"generation:user:{user_id}"
 
 
-EPOCH_KEY = "generation:epoch"
-
-
 def _new_generation() -> int:
     """Later than any generation before it, even one evicted from Redis: a number never comes
     back, so entries stored under it can never be read again."""
@@ -119,9 +123,6 @@ def _generation(user_id: int) -> str | None:
     memo = g.setdefault("cache_generations", {})
     if user_id in memo:
         return memo[user_id]
-    state = _state()
-    if state.missed_invalidation and _call(cache.set, EPOCH_KEY, _new_generation(), timeout=0):
-        state.missed_invalidation = False
     keys = (EPOCH_KEY, _user_generation_key(user_id))
     values = _call(cache.get_many, *keys)
     if values is None:
