@@ -10,6 +10,8 @@ invalidate them. This module is the only one that spells cache keys.
   shared projects would be one more key read in `_generation` and one more invalidation.
 - A cached page is stored with a soft expiry: when it passes, one request re-renders under a
   short lock while the others are served the copy they had (stampede protection).
+- A signed-in request for a cached page costs one Redis round trip and no query: a script reads
+  the session, its user's generation and the page together (`_prefetch`).
 - Redis down or hung: every call fails within REDIS_SOCKET_TIMEOUT, then the cache stays off in
   this process for CACHE_RETRY_SECONDS and pages are rendered uncached; it comes back by itself.
   A change made while Redis could not be told bumps a global epoch once Redis answers again.
@@ -39,7 +41,6 @@ log = logging.getLogger(__name__)
 
 # The cached views, by the name their hit and miss counts are recorded under.
 FRAGMENTS = ("dashboard", "task_list", "project_tasks", "bell")
-OUTCOMES = ("hit", "stale", "miss", "not_modified")
 COUNTED = ("lookup", "stale", "miss", "not_modified")  # hits are lookups that were none of those
 # Sent to htmx after a write that changed the user's tasks: listening parts of the page re-fetch.
 TASKS_CHANGED_EVENT = "tasks-changed"
