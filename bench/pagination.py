@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -97,7 +98,8 @@ def measure(database_url: str | None, size: Size, repeats: int) -> tuple[str, di
     from webapp.extensions import db
     from webapp.models import User
 
-    app = migrated_app(fresh_instance(), database_url)
+    instance = fresh_instance()
+    app = migrated_app(instance, database_url)
     with app.app_context():
         dialect = db.engine.dialect.name
         print(
@@ -112,6 +114,7 @@ def measure(database_url: str | None, size: Size, repeats: int) -> tuple[str, di
         sorts = {sort: _measure_sort(user, sort, size.depth, repeats) for sort in SORTS}
         db.session.remove()
         db.engine.dispose()
+    shutil.rmtree(instance, ignore_errors=True)
     return dialect, sorts
 
 
