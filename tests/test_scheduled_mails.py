@@ -148,3 +148,26 @@ def test_a_new_account_gets_its_first_digest_the_next_monday(smtp_sink, app):
     next_monday = this_monday + timedelta(days=7)
     run_sweep(datetime.combine(next_monday, time(8, 30), UTC))
     assert planned(MailKind.WEEKLY_DIGEST) == [f"weekly-digest:{user.id}:{next_monday}"]
+
+
+@pytest.fixture
+def planning_batches_of_three(app_config):
+    app_config["SWEEP_BATCH"] = 3  # 8 users make three batches, the last one short
+
+
+def test_daily_mails_planned_batch_by_batch_reach_every_user_once(
+    planning_batches_of_three, smtp_sink, app, run_jobs
+):
+    day = date(2026, 11, 24)
+    users = [make_user(f"user{n}@example.com", timezone="Europe/Berlin") for n in range(8)]
+    for user in users[:7]:
+        task_due(user, f"Call {user.email}", day + timedelta(days=1))
+    users[6].mail_due_tomorrow = False  # a task due, but the mail switched off
+    db.session.commit()  # users[7] has nothing due tomorrow
+
+    nine = local_to_utc(day, time(9, 0), "Europe/Berlin")
+    assert run_sweep(nine)["due_tomorrow"] == 6
+    assert run_sweep(nine + timedelta(minutes=1))["due_tomorrow"] == 0
+    run_jobs()
+
+    assert sorted(mail.to for mail in smtp_sink.received) == sorted(user.email for user in users[:6])

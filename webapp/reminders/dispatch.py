@@ -42,7 +42,6 @@ WEEKLY_DIGEST_AT = time(8, 0)  # on Mondays
 # A scheduled mail still goes out this long after its time (a scheduler that was down catches
 # up), but not later: nobody wants Monday's digest on Thursday, or 09:00's mail at midnight.
 CATCH_UP = timedelta(hours=12)
-CHUNK = 500  # ids per IN (…) list
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +53,6 @@ class SweepReport:
     weekly_digests: int = 0
     leased: int = 0
     lease_tokens: list[str] = field(default_factory=list)
-
-
-def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _insert_new(table: Table, rows: list[dict]) -> None:
