@@ -107,6 +107,12 @@ def app_config(migrated_database, redis_url) -> dict:
     return _test_config(migrated_database, redis_url)
 
 
+@pytest.fixture
+def csrf_on(app_config) -> None:
+    """CSRF protection as in production (the test app switches it off); ask for it before `app`."""
+    app_config["WTF_CSRF_ENABLED"] = True
+
+
 class FreshContextClient(FlaskClient):
     """Each request runs in its own app context, as in production: its own `g` (Flask-Login caches
     the current user there) and its own database session. Without this, requests made while the

@@ -507,11 +507,6 @@ def test_the_outbox_refuses_paths_outside_it(client):
 # --- CSRF ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def csrf_on(app_config):
-    app_config["WTF_CSRF_ENABLED"] = True
-
-
 def test_forms_need_the_csrf_token(csrf_on, client):
     """Signed-in forms carry a session token; the anonymous ones (log in, sign up, reset) are
     checked by origin instead, so their pages set no cookie (tests/test_cache.py)."""

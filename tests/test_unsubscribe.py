@@ -20,12 +20,6 @@ ALL = tuple(kind.preference for kind in SWITCHABLE)
 
 
 @pytest.fixture
-def csrf_on(app_config) -> None:
-    """CSRF protection as in production (the test app switches it off); ask for it before `app`."""
-    app_config["WTF_CSRF_ENABLED"] = True
-
-
-@pytest.fixture
 def ada(app) -> User:
     """Ada's account, made without a browser (so it also works with CSRF switched on)."""
     return create_account("ada@example.com", PASSWORD, "Ada", "Europe/London")
