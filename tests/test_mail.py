@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from bench.smtp_sink import free_port
-from webapp.mail import TransientMailError, build_message, open_mailer, outbox_messages
+from webapp.mail import PermanentMailError, TransientMailError, build_message, open_mailer, outbox_messages
 
 
 def send_mail(to: str, subject: str, text: str, *, html: str | None = None, key: str) -> str:
@@ -46,6 +46,7 @@ def smtp_server():
         port=free_port(),
         authenticator=authenticate,
         auth_require_tls=False,
+        enable_SMTPUTF8=True,
     )
     controller.start()
     yield controller, inbox
@@ -93,6 +94,33 @@ def test_with_mail_url_mail_goes_over_smtp_with_login(app, smtp_server):
     assert message.get_body(("plain",)).get_content().strip() == "Plain text"
     assert message.get_body(("html",)).get_content().strip() == "<p>Rich text</p>"
     assert not Path(app.config["OUTBOX_DIR"]).exists()
+
+
+def test_an_address_beyond_ascii_goes_out_when_the_server_takes_smtputf8(app, smtp_server):
+    controller, inbox = smtp_server
+    app.config["MAIL_URL"] = f"smtp://tasklane:s3cret%20pass@127.0.0.1:{controller.port}"
+    message_id = send_mail("jörg@example.com", "Hallo", "Grüße", key="greeting:2")
+
+    [(_, recipients, content)] = inbox.received
+    assert recipients == ["jörg@example.com"]
+    message = message_from_bytes(content, policy=policy.default)
+    assert message["To"] == "jörg@example.com"
+    assert message["Message-ID"] == message_id
+    assert message.get_body(("plain",)).get_content().strip() == "Grüße"
+
+
+def test_an_address_beyond_ascii_fails_for_good_when_the_server_cannot_take_it(app):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
+    controller.start()
+    app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+    try:
+        with pytest.raises(PermanentMailError, match="SMTPUTF8"):
+            send_mail("jörg@example.com", "Hallo", "Grüße", key="greeting:2")
+        send_mail("ada@example.com", "Hello", "Hi", key="greeting:1")
+    finally:
+        controller.stop()
+    assert [recipients for _, recipients, _ in inbox.received] == [["ada@example.com"]]
 
 
 def test_wrong_smtp_credentials_fail_loudly_so_the_job_can_retry(app, smtp_server):
