@@ -41,6 +41,9 @@ RESULTS = Path(__file__).parent / "results" / "http.json"
 REPORT_SCRIPT = Path(__file__).parent / "lua" / "report.lua"
 PASSWORD = "correct horse battery staple"
 CONNECTIONS = 8
+# One browser throughout: Flask-Login ties a session to the User-Agent it logged in with, and a
+# session seen from another one is marked "not fresh" by a Set-Cookie that wrk would ignore.
+USER_AGENT = "tasklane-bench"
 WRK_THREADS = 2
 WARM_UP_REQUESTS = 16  # per case: every worker has rendered each page (and filled its cache)
 UNCACHED_APP = "webapp:create_app({'CACHE_TYPE': 'NullCache'})"
@@ -118,6 +121,7 @@ def log_in(base_url: str, email: str) -> str:
     """Log in through the real form; returns the Cookie header the browser would send."""
     jar = http.cookiejar.CookieJar()
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    browser.addheaders = [("User-Agent", USER_AGENT)]
     with browser.open(base_url + "/login") as page:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode())
     form = {"email": email, "password": PASSWORD} | ({"csrf_token": token.group(1)} if token else {})
@@ -128,7 +132,7 @@ def log_in(base_url: str, email: str) -> str:
 
 
 def request_headers(case: Case, cookie: str) -> dict[str, str]:
-    headers = {"Accept-Encoding": "identity"}
+    headers = {"Accept-Encoding": "identity", "User-Agent": USER_AGENT}
     if case.logged_in:
         headers["Cookie"] = cookie
     if case.fragment:
@@ -182,8 +186,9 @@ def drive(url: str, headers: dict[str, str], seconds: int) -> dict:
 
 def page_bytes(url: str, cookie: str) -> dict[str, int]:
     """The 50-row list page and fragment as sent, and the page gzipped (level 6, nginx's usual)."""
-    page = fetch(url + "/tasks", {"Cookie": cookie}).encode()
-    fragment = fetch(url + "/tasks", {"Cookie": cookie, "HX-Request": "true"}).encode()
+    browser = {"Cookie": cookie, "User-Agent": USER_AGENT}
+    page = fetch(url + "/tasks", browser).encode()
+    fragment = fetch(url + "/tasks", browser | {"HX-Request": "true"}).encode()
     return {
         "list_page": len(page),
         "list_page_gzip": len(gzip.compress(page, compresslevel=6)),

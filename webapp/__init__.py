@@ -18,9 +18,6 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     _configure_redis_backed_extensions(app)
-    if app.config["PROXY_HOPS"]:
-        hops = app.config["PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     with app.app_context():
@@ -46,7 +43,19 @@ def create_app(config: dict | None = None) -> Flask:
     errors.register(app)
     formatting.register(app)
     commands.register(app)
+    _wrap_wsgi_app(app)
     return app
+
+
+def _wrap_wsgi_app(app: Flask) -> None:
+    """Cache hits are answered before Flask; behind a proxy, ProxyFix first restores the client's
+    address and scheme, which both see."""
+    from .cache_hits import ServeCacheHits
+
+    app.wsgi_app = ServeCacheHits(app, app.wsgi_app)
+    if app.config["PROXY_HOPS"]:
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _tune_sqlite(engine) -> None:

@@ -11,7 +11,9 @@ invalidate them. This module is the only one that spells cache keys.
 - A cached page is stored with a soft expiry: when it passes, one request re-renders under a
   short lock while the others are served the copy they had (stampede protection).
 - A signed-in request for a cached page costs one Redis round trip and no query: a script reads
-  the session, its user's generation and the page together (`_prefetch`).
+  the session, its user's generation and the page together (`session_and_page`). When all is
+  current, `webapp/cache_hits.py` answers it before Flask; otherwise Flask's path does the same
+  lookup (`_prefetch`) and handles what the shortcut does not.
 - Redis down or hung: every call fails within REDIS_SOCKET_TIMEOUT, then the cache stays off in
   this process for CACHE_RETRY_SECONDS and pages are rendered uncached; it comes back by itself.
   A change made while Redis could not be told bumps a global epoch once Redis answers again.
@@ -30,7 +32,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -45,10 +47,12 @@ COUNTED = ("lookup", "stale", "miss", "not_modified")  # hits are lookups that w
 # Sent to htmx after a write that changed the user's tasks: listening parts of the page re-fetch.
 TASKS_CHANGED_EVENT = "tasks-changed"
 NOTIFICATIONS_CHANGED_EVENT = "notifications-changed"
-# Stands in for the CSRF token in stored pages: each browser gets its own token put back.
-CSRF_PLACEHOLDER = "\x00csrf\x00"
+PRIVATE = "private, no-cache"  # the Cache-Control of every answer for a signed-in user
+CACHED_PAGE_VARY = ("HX-Request", "Cookie")
 WAIT_STEP = 0.05  # seconds between looks for a page another request is rendering
 EPOCH_KEY = "generation:epoch"  # part of every generation: bumped after a change Redis missed
+# What cache_hits found for a request it handed on to Flask: (token hash, SessionAndPage | None).
+LOOKED_UP_ENVIRON_KEY = "tasklane.session_and_page"
 _CHANGED_USERS = "tasklane_changed_users"  # Session.info: users whose generation the commit bumps
 
 
@@ -78,8 +82,12 @@ def init_app(app: Flask) -> None:
 # --- talking to Redis, or not --------------------------------------------------------------------
 
 
+def state_of(app: Flask) -> _State:
+    return app.extensions["tasklane_cache"]
+
+
 def _state() -> _State:
-    return current_app.extensions["tasklane_cache"]
+    return state_of(current_app)
 
 
 def _call(operation: Callable[..., Any], *args, **kwargs) -> Any:
@@ -96,14 +104,25 @@ def _call(operation: Callable[..., Any], *args, **kwargs) -> Any:
             state.missed_invalidation = False
         return operation(*args, **kwargs)
     except RedisError as error:
-        pause = current_app.config["CACHE_RETRY_SECONDS"]
-        state.down_until = time.monotonic() + pause
-        log.warning("the cache is off for %s s: Redis failed: %s", pause, error)
+        take_down(current_app, error)
         return None
+
+
+def take_down(app: Flask, error: RedisError) -> None:
+    """Redis failed: the cache stays off in this process for CACHE_RETRY_SECONDS."""
+    pause = app.config["CACHE_RETRY_SECONDS"]
+    state_of(app).down_until = time.monotonic() + pause
+    log.warning("the cache is off for %s s: Redis failed: %s", pause, error)
 
 
 def is_available() -> bool:
     return time.monotonic() >= _state().down_until
+
+
+def is_usable(app: Flask) -> bool:
+    """Outside a request context: Redis backs the cache, answers, and missed no invalidation."""
+    state = state_of(app)
+    return time.monotonic() >= state.down_until and not state.missed_invalidation and _redis(app) is not None
 
 
 # --- generations ----------------------------------------------------------------------------------
@@ -199,16 +218,32 @@ def account_changed(user_id: int) -> None:
 
 
 @dataclass
-class _Entry:
+class StoredPage:
     fresh_until: float
-    body: str
+    around_csrf_token: tuple[bytes, ...]  # the encoded page, cut where the CSRF token goes
     mimetype: str
+
+    @property
+    def fresh(self) -> bool:
+        return self.fresh_until > time.time()
+
+    @property
+    def holds_csrf_token(self) -> bool:
+        return len(self.around_csrf_token) > 1
+
+
+def page_key(name: str, user_id: int | str, generation: str, *, fragment: bool, full_path: str) -> str:
+    variant = "fragment" if fragment else "page"
+    path = hashlib.sha256(full_path.encode()).hexdigest()[:32]
+    return f"page:{name}:user:{user_id}:{generation}:{variant}:{path}"
 
 
 def _page_key(name: str, user_id: int | str, generation: str) -> str:
-    variant = "fragment" if wants_fragment() else "page"
-    path = hashlib.sha256(request.full_path.encode()).hexdigest()[:32]
-    return f"view:{name}:user:{user_id}:{generation}:{variant}:{path}"
+    return page_key(name, user_id, generation, fragment=wants_fragment(), full_path=request.full_path)
+
+
+def stats_key(name: str, outcome: str) -> str:
+    return f"stats:{name}:{outcome}"
 
 
 def _cacheable() -> bool:
@@ -217,10 +252,16 @@ def _cacheable() -> bool:
 
 
 def _count(name: str, outcome: str) -> None:
-    _call(lambda: cache.cache.inc(f"stats:{name}:{outcome}"))
+    _call(lambda: cache.cache.inc(stats_key(name, outcome)))
 
 
-def _etag(key: str) -> str:
+def count_outcome(app: Flask, name: str, outcome: str) -> None:
+    """`_count` outside a request context. Raises RedisError."""
+    client, prefix = _redis(app)
+    client.incr(prefix + stats_key(name, outcome))
+
+
+def etag_for(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
@@ -241,17 +282,19 @@ def cached_view(name: str, *, etag: bool = False) -> Callable:
             if generation is None:
                 return view(*args, **kwargs)
             key = _page_key(name, current_user.id, generation)
-            if etag and request.if_none_match.contains_weak(_etag(key)):
+            if etag and request.if_none_match.contains_weak(etag_for(key)):
                 if g.pop("prefetched_page", None) is None:
                     _count(name, "lookup")  # every request to a cached view is one lookup
                 _count(name, "not_modified")
-                return _not_modified(_etag(key))
+                return not_modified(etag_for(key))
             response = _serve(name, key, lambda: view(*args, **kwargs))
             if etag and response.status_code == 200:
-                response.set_etag(_etag(key), weak=True)
+                response.set_etag(etag_for(key), weak=True)
             return response
 
-        cached.cached_view_name = name  # kept by login_required's functools.wraps: see _prefetch
+        # Kept by login_required's functools.wraps: the lookups before the view need them.
+        cached.cached_view_name = name
+        cached.cached_view_etag = etag
         return cached
 
     return decorator
@@ -261,14 +304,14 @@ def _serve(name: str, key: str, render: Callable[[], Response]) -> Response:
     prefetched_key, entry = g.pop("prefetched_page", (None, None))
     if prefetched_key != key:
         entry = _call(_look_up, name, key)
-    if entry is not None and entry.fresh_until > time.time():
-        return _response(entry)
+    if entry is not None and entry.fresh:
+        return page_response(entry, generate_csrf)
     lock = f"lock:{key}"
     if not _call(_take_lock, lock) and is_available():
         waited = entry or _wait_for(key)  # another request is rendering it
         if waited is not None:
             _count(name, "stale")
-            return _response(waited)
+            return page_response(waited, generate_csrf)
     _count(name, "miss")
     response = render()
     if response.status_code == 200 and response.mimetype == "text/html":
@@ -279,16 +322,20 @@ def _serve(name: str, key: str, render: Callable[[], Response]) -> Response:
 
 def _store(key: str, response: Response) -> None:
     fresh_for = current_app.config["CACHE_FRAGMENT_SECONDS"]
-    entry = _Entry(time.time() + fresh_for, _without_csrf(response), response.mimetype)
+    entry = StoredPage(time.time() + fresh_for, _around_csrf_token(response), response.mimetype)
     _call(cache.set, key, entry, timeout=fresh_for + current_app.config["CACHE_STALE_SECONDS"])
 
 
-def _redis() -> tuple[Any, str] | None:
-    """Flask-Caching's own Redis client and key prefix, for what its API lacks (a pipeline, PX);
-    None for the in-process cache of a run without Redis."""
-    backend = cache.cache
+def _redis(app: Flask | None = None) -> tuple[Any, str] | None:
+    """Flask-Caching's own Redis client and key prefix, for what its API lacks (a pipeline, PX,
+    a script); None for the in-process cache of a run without Redis."""
+    backend = _backend(app)
     client = getattr(backend, "_write_client", None)
     return (client, backend._get_prefix()) if client is not None else None
+
+
+def _backend(app: Flask | None = None) -> Any:
+    return app.extensions["cache"][cache] if app else cache.cache
 
 
 def _take_lock(key: str) -> bool:
@@ -300,18 +347,18 @@ def _take_lock(key: str) -> bool:
     return bool(client.set(prefix + key, 1, nx=True, px=milliseconds))
 
 
-def _look_up(name: str, key: str) -> _Entry | None:
+def _look_up(name: str, key: str) -> StoredPage | None:
     """The stored page, and the lookup counted, in one round trip."""
     if (redis := _redis()) is None:
         _count(name, "lookup")
         return cache.get(key)
     client, prefix = redis
     pipeline = client.pipeline(transaction=False)
-    stored, _ = pipeline.get(prefix + key).incr(f"{prefix}stats:{name}:lookup").execute()
+    stored, _ = pipeline.get(prefix + key).incr(prefix + stats_key(name, "lookup")).execute()
     return cache.cache.serializer.loads(stored)
 
 
-def _wait_for(key: str) -> _Entry | None:
+def _wait_for(key: str) -> StoredPage | None:
     """A page another request is rendering right now, if it arrives within CACHE_WAIT_SECONDS."""
     deadline = time.monotonic() + current_app.config["CACHE_WAIT_SECONDS"]
     while time.monotonic() < deadline:
@@ -322,30 +369,33 @@ def _wait_for(key: str) -> _Entry | None:
     return None
 
 
-def _without_csrf(response: Response) -> str:
-    body = response.get_data(as_text=True)
+def _around_csrf_token(response: Response) -> tuple[bytes, ...]:
+    """The page cut where this request's CSRF token appears: each reader gets their own."""
+    body = response.get_data()
     token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
-    return body.replace(token, CSRF_PLACEHOLDER) if token else body
+    return tuple(body.split(token.encode())) if token else (body,)
 
 
-def _response(entry: _Entry) -> Response:
-    body = entry.body
-    if CSRF_PLACEHOLDER in body:
-        body = body.replace(CSRF_PLACEHOLDER, generate_csrf())
-    response = Response(body, mimetype=entry.mimetype)
-    response.vary.add("HX-Request")
-    return _private(response)
+def page_body(page: StoredPage, csrf_token: Callable[[], str]) -> bytes:
+    """The stored page, with this browser's CSRF token put back."""
+    parts = page.around_csrf_token
+    return csrf_token().encode().join(parts) if len(parts) > 1 else parts[0]
 
 
-def _not_modified(tag: str) -> Response:
+def page_response(page: StoredPage, csrf_token: Callable[[], str]) -> Response:
+    return _private(Response(page_body(page, csrf_token), mimetype=page.mimetype))
+
+
+def not_modified(tag: str) -> Response:
     response = Response(status=304)
     response.set_etag(tag, weak=True)
-    response.vary.add("HX-Request")
     return _private(response)
 
 
 def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "private, no-cache"
+    """What a page from the cache answers with: it varies with the cookie (the user) and htmx."""
+    response.headers["Cache-Control"] = PRIVATE
+    response.vary.update(CACHED_PAGE_VARY)
     return response
 
 
@@ -354,7 +404,7 @@ def _finish_response(response: Response) -> Response:
     others may be kept by a shared cache. htmx hears which data changed, so other parts follow."""
     personal = current_user.is_authenticated or bool(session)
     if personal and "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "private, no-cache"
+        response.headers["Cache-Control"] = PRIVATE
     events = g.pop("cache_events", None)
     if events and wants_fragment():
         already = [part.strip() for part in response.headers.get("HX-Trigger", "").split(",") if part.strip()]
@@ -409,37 +459,76 @@ def cached_session(token_hash: str) -> CachedSession | None:
     return CachedSession(stored["data"], stored["user_id"], valid, generation)
 
 
-def _prefetch(token_hash: str) -> dict | None:
-    """The stored session, with the user's generation and the requested page kept for the
-    request (g): one round trip instead of three."""
-    client, prefix = _redis()
-    name = _cached_view_name()
-    page_key = _page_key(name, "{user}", "{generation}") if name else None
-    found = _session_and_page(client)(
-        keys=[prefix + _session_user_key(token_hash), prefix + EPOCH_KEY, prefix + _session_key(token_hash)],
-        args=[
-            prefix + _user_generation_key("{user}"),
-            prefix + page_key if page_key else "",
-            f"{prefix}stats:{name}:lookup",
-        ],
-    )
-    if not found:
+@dataclass
+class SessionAndPage:
+    user_id: int
+    session: dict  # what keep_session stored
+    generation: str | None  # the user's current one; None when Redis lost it
+    page_key: str | None  # the key of the page asked for, under that generation
+    page: StoredPage | None  # the page stored there
+
+    @property
+    def session_current(self) -> bool:
+        """Stored under the user's current generation: nothing changed since."""
+        return self.generation is not None and self.session["generation"] == self.generation
+
+
+def session_and_page(
+    app: Flask, token_hash: str, view_name: str | None, *, fragment: bool, full_path: str
+) -> SessionAndPage | None:
+    """The stored session, its user's generation and (for a cached view) the page, in one round
+    trip; None when no session is stored. Raises RedisError."""
+    client, prefix = _redis(app)
+    page_and_count = ["", ""]
+    if view_name:
+        template = page_key(view_name, "{user}", "{generation}", fragment=fragment, full_path=full_path)
+        page_and_count = [prefix + template, prefix + stats_key(view_name, "lookup")]
+    keys = (prefix + _session_user_key(token_hash), prefix + EPOCH_KEY, prefix + _session_key(token_hash))
+    found = _run_script(app, client, keys, (prefix + _user_generation_key("{user}"), *page_and_count))
+    if not found or found[1] is None:
         return None
     user_id, stored, epoch, generation, page = found
+    loads = _backend(app).serializer.loads
     user_id = int(user_id)
+    current = key = None
     if epoch is not None and generation is not None:
-        generation = f"{int(epoch)}.{int(generation)}"
-        g.setdefault("cache_generations", {})[user_id] = generation
-        if name:
-            g.prefetched_page = (_page_key(name, user_id, generation), cache.cache.serializer.loads(page))
-    return cache.cache.serializer.loads(stored)
+        current = f"{int(epoch)}.{int(generation)}"
+        key = (
+            page_key(view_name, user_id, current, fragment=fragment, full_path=full_path)
+            if view_name
+            else None
+        )
+    return SessionAndPage(user_id, loads(stored), current, key, loads(page) if page is not None else None)
 
 
-def _session_and_page(client) -> Any:
-    state = _state()
+def _prefetch(token_hash: str) -> dict | None:
+    """The stored session, with the user's generation and the requested page kept for the
+    request (g): one round trip instead of three, none when `cache_hits` made it already."""
+    looked_up_for, found = request.environ.get(LOOKED_UP_ENVIRON_KEY, (None, None))
+    if looked_up_for != token_hash:
+        name = _cached_view_name()
+        found = session_and_page(
+            current_app, token_hash, name, fragment=wants_fragment(), full_path=request.full_path
+        )
+    if found is None:
+        return None
+    if found.generation is not None:
+        g.setdefault("cache_generations", {})[found.user_id] = found.generation
+        if found.page_key:
+            g.prefetched_page = (found.page_key, found.page)
+    return found.session
+
+
+def _run_script(app: Flask, client, keys: tuple[str, ...], args: tuple[str, ...]) -> Any:
+    """_SESSION_AND_PAGE by its SHA, loaded first where Redis lacks it (a restart), without the
+    layers of redis-py's Script (a tenth of a cache hit's time)."""
+    state = state_of(app)
     if state.session_script is None:
         state.session_script = client.register_script(_SESSION_AND_PAGE)
-    return state.session_script
+    try:
+        return client.execute_command("EVALSHA", state.session_script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return state.session_script(keys=keys, args=args, client=client)
 
 
 def _cached_view_name() -> str | None:
@@ -464,7 +553,7 @@ def keep_session(token_hash: str, user_id: int, data: dict, generation: str | No
 
 def cache_stats() -> dict[str, dict[str, int]]:
     """Hits, stale answers, misses and 304s per cached view, since Redis last lost its data."""
-    keys = [f"stats:{name}:{counted}" for name in FRAGMENTS for counted in COUNTED]
+    keys = [stats_key(name, counted) for name in FRAGMENTS for counted in COUNTED]
     values = iter(int(value or 0) for value in _call(cache.get_many, *keys) or [None] * len(keys))
     stats = {}
     for name in FRAGMENTS:

@@ -8,14 +8,20 @@ from urllib.parse import urlsplit
 
 from flask import Response, current_app, make_response, redirect, render_template, request, url_for
 
-from .extensions import htmx
-
 log = logging.getLogger(__name__)
 
 
 def wants_fragment() -> bool:
+    return fragment_requested(request.headers)
+
+
+def fragment_requested(headers) -> bool:
     """An htmx request that swaps part of a page (not a boosted link, not a history restore)."""
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
 
 
 def render(page: str, fragment: str | None = None, *, status: int = 200, **context) -> Response:

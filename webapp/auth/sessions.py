@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import Flask, current_app, flash, redirect, request, url_for
 from flask_login import login_user, logout_user
 from sqlalchemy import delete
 from sqlalchemy.orm import make_transient_to_detached
@@ -35,8 +35,8 @@ UNCACHED_USER_COLUMNS = frozenset({"password_hash", "due_tomorrow_planned_on", "
 BACKGROUND_ENDPOINTS = frozenset({"reminders.notification_count"})
 
 
-def _idle() -> timedelta:
-    return timedelta(hours=current_app.config["SESSION_IDLE_HOURS"])
+def _idle(app: Flask | None = None) -> timedelta:
+    return timedelta(hours=(app or current_app).config["SESSION_IDLE_HOURS"])
 
 
 def _remember_for() -> timedelta:
@@ -72,9 +72,16 @@ def current_session_remembered(user: User) -> bool:
     return bool(row and row.remember)
 
 
-def _slide_due(expires_at, remember: bool) -> bool:
-    idle_expiry_due = expires_at < now_utc() + _idle() - SLIDE_EVERY
-    return not remember and idle_expiry_due and request.endpoint not in BACKGROUND_ENDPOINTS
+def _slide_due(expires_at, remember: bool, endpoint: str | None, idle: timedelta) -> bool:
+    idle_expiry_due = expires_at < now_utc() + idle - SLIDE_EVERY
+    return not remember and idle_expiry_due and endpoint not in BACKGROUND_ENDPOINTS
+
+
+def cached_copy_usable(app: Flask, copy: dict, endpoint: str | None) -> bool:
+    """A cached session (confirmed under the user's current generation) serves this request
+    without the database: it has not expired and its idle expiry need not slide yet."""
+    expires_at = copy["expires_at"]
+    return expires_at > now_utc() and not _slide_due(expires_at, copy["remember"], endpoint, _idle(app))
 
 
 def _cacheable_copy(row: UserSession) -> dict:
@@ -104,16 +111,14 @@ def load_session_user(token: str) -> User | None:
         return None
     hashed = token_hash(token)
     cached = cache.cached_session(hashed)
-    if cached and cached.valid:
-        copy = cached.data
-        if copy["expires_at"] > now_utc() and not _slide_due(copy["expires_at"], copy["remember"]):
-            user = _user_from_copy(copy)
-            user.session_token = token
-            return user
+    if cached and cached.valid and cached_copy_usable(current_app, cached.data, request.endpoint):
+        user = _user_from_copy(cached.data)
+        user.session_token = token
+        return user
     row = db.session.get(UserSession, hashed)
     if row is None or row.expires_at <= now_utc():
         return None
-    if _slide_due(row.expires_at, row.remember):
+    if _slide_due(row.expires_at, row.remember, request.endpoint, _idle()):
         row.expires_at = now_utc() + _idle()
         db.session.commit()
     cache.keep_session(hashed, row.user_id, _cacheable_copy(row), cached.generation if cached else None)
