@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,6 +107,48 @@ def test_an_expired_hot_page_is_rendered_by_one_request_while_the_others_get_the
     assert len(held.threads) == 1, "only one request may ask the database for the tasks"
     stats = cache_stats()["task_list"]
     assert stats["stale"] == CONCURRENT - 1
+
+
+@pytest.fixture
+def long_wait(app_config):
+    """Requests wait for another's render as long as a slow machine may take."""
+    app_config["CACHE_WAIT_SECONDS"] = ANSWER_WITHIN
+
+
+def _lookups(name: str) -> int:
+    return sum(cache_stats()[name].values())
+
+
+def test_a_page_nobody_has_yet_is_rendered_by_one_request_while_the_others_wait_for_it(
+    long_wait, app, client, user
+):
+    add_task(user, "Buy milk")
+    client.get("/profile")  # past the welcome message, the session confirmed and cached
+    cookie = client.get_cookie("session").value
+    held = HeldQueries()
+    answers: list[tuple[int, str]] = []
+
+    event.listen(db.engine, "before_cursor_execute", held)
+    try:
+        with serving(app) as base:
+            threads = [
+                threading.Thread(target=lambda: answers.append(_get(f"{base}/tasks", cookie)))
+                for _ in range(CONCURRENT)
+            ]
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + ANSWER_WITHIN
+            while _lookups("task_list") < CONCURRENT and time.monotonic() < deadline:
+                time.sleep(0.01)  # until every request found no page: one renders, the others wait
+            held.release()
+            for thread in threads:
+                thread.join(ANSWER_WITHIN * 2)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", held)
+
+    assert len(answers) == CONCURRENT
+    assert all(status == 200 and "Buy milk" in body for status, body in answers)
+    assert len(held.threads) == 1, "only one request may ask the database for the tasks"
 
 
 # --- Redis stopped or hung ------------------------------------------------------------------------

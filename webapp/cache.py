@@ -307,7 +307,12 @@ def _serve(name: str, key: str, render: Callable[[], Response]) -> Response:
     if entry is not None and entry.fresh:
         return page_response(entry, generate_csrf)
     lock = f"lock:{key}"
-    if not _call(_take_lock, lock) and is_available():
+    if _call(_take_lock, lock):
+        stored = _call(cache.get, key)  # by a request that rendered it after this one looked
+        if stored is not None and stored.fresh:
+            _call(cache.delete, lock)
+            return page_response(stored, generate_csrf)
+    elif is_available():
         waited = entry or _wait_for(key)  # another request is rendering it
         if waited is not None:
             _count(name, "stale")
