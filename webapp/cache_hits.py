@@ -117,7 +117,9 @@ class ServeCacheHits:
             return None
         if any(entry in session for entry in SESSION_CHANGES_AHEAD):
             return None
-        if session.get("_fresh") is not False and session.get("_id") != _browser_fingerprint(request):
+        environ = request.environ
+        browser = (environ.get("HTTP_X_FORWARDED_FOR"), request.remote_addr, environ.get("HTTP_USER_AGENT"))
+        if session.get("_fresh") is not False and session.get("_id") != _browser_fingerprint(*browser):
             return None  # Flask-Login's session protection would mark the session not fresh
         return session
 
@@ -158,13 +160,12 @@ class ServeCacheHits:
         return cache.not_modified(tag)
 
 
-def _browser_fingerprint(request: Request) -> str:
+@lru_cache(maxsize=COOKIES_REMEMBERED)
+def _browser_fingerprint(forwarded_for: str | None, remote_addr: str | None, user_agent: str | None) -> str:
     """What Flask-Login's session protection compares with the session's `_id`, computed as its
     `_create_identifier` does (which needs a request context)."""
-    address: Any = request.headers.get("X-Forwarded-For", request.remote_addr)
+    address: Any = forwarded_for if forwarded_for is not None else remote_addr
     if address is not None:
         address = address.encode("utf-8").split(b",")[0].strip()
-    user_agent = request.headers.get("User-Agent")
-    if user_agent is not None:
-        user_agent = user_agent.encode("utf-8")
-    return sha512(f"{address}|{user_agent}".encode()).hexdigest()
+    agent = user_agent.encode("utf-8") if user_agent is not None else None
+    return sha512(f"{address}|{agent}".encode()).hexdigest()
