@@ -34,7 +34,7 @@ def local_config(app_address: str, port: int, workdir: Path) -> str:
     return f"""
         daemon off;
         {"user root;" if os.geteuid() == 0 else ""}
-        worker_processes 1;
+        worker_processes auto;
         pid {workdir}/nginx.pid;
         error_log {workdir}/error.log;
         events {{ worker_connections 256; }}
