@@ -347,7 +347,7 @@ def test_anonymous_pages_set_no_cookie_so_nginx_may_keep_them(app, url):
 
 def test_pages_of_a_signed_in_user_are_private(client, ada):
     for url in ("/", "/tasks", "/projects", "/profile", "/notifications"):
-        assert client.get(url).headers["Cache-Control"] == "private, no-cache", url
+        assert client.get(url).headers["Cache-Control"] == "private, no-store", url
 
 
 def test_a_message_for_an_anonymous_visitor_is_private(client, ada, auth):
@@ -356,7 +356,7 @@ def test_a_message_for_an_anonymous_visitor_is_private(client, ada, auth):
     response = client.get("/login")
 
     assert "You are logged out." in page_text(response)
-    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert response.headers["Cache-Control"] == "private, no-store"
 
 
 LOGIN = {"email": "ada@example.com", "password": PASSWORD}

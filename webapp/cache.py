@@ -47,7 +47,9 @@ COUNTED = ("lookup", "stale", "miss", "not_modified")  # hits are lookups that w
 # Sent to htmx after a write that changed the user's tasks: listening parts of the page re-fetch.
 TASKS_CHANGED_EVENT = "tasks-changed"
 NOTIFICATIONS_CHANGED_EVENT = "notifications-changed"
-PRIVATE = "private, no-cache"  # the Cache-Control of every answer for a signed-in user
+PRIVATE = "private, no-store"  # the Cache-Control of every answer for a signed-in user
+# For what polls with an ETag (the bell): the browser may keep it, and asks each time.
+REVALIDATE = "private, no-cache"
 CACHED_PAGE_VARY = ("HX-Request", "Cookie")
 WAIT_STEP = 0.05  # seconds between looks for a page another request is rendering
 EPOCH_KEY = "generation:epoch"  # part of every generation: bumped after a change Redis missed
@@ -286,13 +288,14 @@ def cached_view(name: str, *, etag: bool = False) -> Callable:
                 return view(*args, **kwargs)
             key = _page_key(name, current_user.id, generation)
             if etag and request.if_none_match.contains_weak(etag_for(key)):
-                if g.pop("prefetched_page", None) is None:
+                if not g.pop("lookup_counted", False):
                     _count(name, "lookup")  # every request to a cached view is one lookup
                 _count(name, "not_modified")
                 return not_modified(etag_for(key))
             response = _serve(name, key, lambda: view(*args, **kwargs))
             if etag and response.status_code == 200:
                 response.set_etag(etag_for(key), weak=True)
+                response.headers["Cache-Control"] = REVALIDATE
             return response
 
         # Kept by login_required's functools.wraps: the lookups before the view need them.
@@ -398,9 +401,10 @@ def page_response(page: StoredPage, csrf_token: Callable[[], str]) -> Response:
 
 
 def not_modified(tag: str) -> Response:
-    response = Response(status=304)
+    response = _private(Response(status=304))
     response.set_etag(tag, weak=True)
-    return _private(response)
+    response.headers["Cache-Control"] = REVALIDATE
+    return response
 
 
 def _private(response: Response) -> Response:

@@ -31,6 +31,7 @@ from werkzeug.wrappers import Request
 from . import cache
 from .auth.services import token_hash
 from .auth.sessions import cached_copy_usable
+from .headers import security_headers
 from .responses import fragment_requested
 
 # Session entries after which Flask's answer would carry a cookie or a message: Flask answers.
@@ -92,11 +93,14 @@ class ServeCacheHits:
             return None
         if found.page.holds_csrf_token and self._csrf_field not in session:
             return None  # Flask would make the session's CSRF secret first
-        headers = [("Cache-Control", cache.PRIVATE), ("Vary", ", ".join(cache.CACHED_PAGE_VARY))]
+        cache_control = cache.REVALIDATE if with_etag else cache.PRIVATE
+        headers = [("Cache-Control", cache_control), ("Vary", ", ".join(cache.CACHED_PAGE_VARY))]
+        secure = security_headers(over_tls=request.scheme == "https")
+        headers += secure
         if with_etag:
             tag = cache.etag_for(found.page_key)
             if request.if_none_match.contains_weak(tag):
-                return self._not_modified(name, tag)(request.environ, start_response)
+                return self._not_modified(name, tag, secure)(request.environ, start_response)
             headers.append(("ETag", quote_etag(tag, weak=True)))
         body = cache.page_body(found.page, lambda: self._csrf_serializer.dumps(session[self._csrf_field]))
         content_type = f"{found.page.mimetype}; charset=utf-8"
@@ -152,12 +156,14 @@ class ServeCacheHits:
             and cached_copy_usable(self.flask_app, found.session["data"], endpoint)
         )
 
-    def _not_modified(self, name: str, tag: str) -> Callable:
+    def _not_modified(self, name: str, tag: str, secure: Iterable[tuple[str, str]]) -> Callable:
         try:
             cache.count_outcome(self.flask_app, name, "not_modified")
         except RedisError as error:
             cache.take_down(self.flask_app, error)
-        return cache.not_modified(tag)
+        response = cache.not_modified(tag)
+        response.headers.extend(secure)
+        return response
 
 
 @lru_cache(maxsize=COOKIES_REMEMBERED)

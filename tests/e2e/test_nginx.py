@@ -21,19 +21,25 @@ def nginx_url(live_server, tmp_path_factory):
         yield url
 
 
-def test_pages_are_proxied_to_the_app(nginx_url):
+SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options")
+
+
+def test_pages_are_proxied_to_the_app_with_its_security_headers_once(nginx_url):
     with urllib.request.urlopen(nginx_url + "/login") as response:
         assert response.status == 200
         assert "Log in" in response.read().decode()
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        for name in SECURITY_HEADERS:
+            assert len(response.headers.get_all(name) or []) == 1, name
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-def test_static_files_are_served_by_nginx_with_a_long_cache_lifetime(nginx_url):
+def test_static_files_are_served_by_nginx_with_a_long_cache_lifetime_and_security_headers(nginx_url):
     with urllib.request.urlopen(nginx_url + "/static/app.css") as response:
         assert response.status == 200
         assert "Cache-Control" in response.headers
         assert "max-age=604800" in response.headers["Cache-Control"]
         assert "--accent" in response.read().decode()
+        assert all(name in response.headers for name in SECURITY_HEADERS)
 
 
 def test_oversized_bodies_are_refused_before_they_reach_the_app(nginx_url):

@@ -16,4 +16,12 @@
     var url = element.getAttribute("formaction") || element.getAttribute("href");
     if (url) event.detail.path = url;
   });
+
+  // Once htmx added a task from the new-task form, the form empties for the next one.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (form.id !== "new-task" || !event.detail.successful || event.detail.xhr.status !== 201) return;
+    form.reset();
+    form.querySelector("input[name=title]").focus();
+  });
 })();
