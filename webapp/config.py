@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -89,17 +90,32 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
 
 
-PRODUCTION_REQUIRES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_URL")
+PRODUCTION_REQUIRES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_URL", "PUBLIC_URL", "PROXY_HOPS")
+MIN_SECRET_KEY_LENGTH = 32
+FALSE = ("", "0", "false", "no", "off")
+
+
+def production_problems(env: Mapping[str, str]) -> list[str]:
+    """What keeps these settings from running in production, each with what to do about it."""
+    problems = [f"{name} is not set" for name in PRODUCTION_REQUIRES if not env.get(name)]
+    key = env.get("SECRET_KEY", "")
+    if key and (len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < MIN_SECRET_KEY_LENGTH // 4):
+        problems.append(
+            f"SECRET_KEY is too weak: use at least {MIN_SECRET_KEY_LENGTH} random characters"
+            " (python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    if env.get("PUBLIC_URL") and not env["PUBLIC_URL"].startswith("https://"):
+        problems.append("PUBLIC_URL must start with https:// (it is the base of every link in mail)")
+    if env.get("PROXY_HOPS") and not env["PROXY_HOPS"].isdigit():
+        problems.append("PROXY_HOPS must be the number of proxies in front of the app (1 behind nginx)")
+    if env.get("FLASK_DEBUG", "").lower() not in FALSE:
+        problems.append("FLASK_DEBUG must be off: the debugger runs code sent by whoever reaches it")
+    return problems
 
 
 def load_config() -> type[Config]:
-    if Config.ENV_NAME == "production":
-        missing = [
-            name
-            for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_URL")
-            if not os.environ.get(name)
-        ]
-        if missing:
-            raise RuntimeError(f"production needs these environment variables: {', '.join(missing)}")
-        return ProductionConfig
-    return Config
+    if Config.ENV_NAME != "production":
+        return Config
+    if problems := production_problems(os.environ):
+        raise RuntimeError("production settings refused:\n- " + "\n- ".join(problems))
+    return ProductionConfig
