@@ -22,6 +22,14 @@ NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)  # a Tuesday, before 09:00 in Lon
 RESET_SENT = "If an account exists for that address, we have sent a link"
 
 
+def copy_of_browser(app, client):
+    """Another browser holding the same cookies (a copied or replayed session)."""
+    copy = app.test_client()
+    for cookie in client._cookies.values():
+        copy.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    return copy
+
+
 def page_text(response) -> str:
     return response.get_data(as_text=True)
 

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, AuthActions
-from tests.support import RESET_SENT, ask_for_reset, page_without_tokens
+from tests.support import RESET_SENT, ask_for_reset, copy_of_browser, page_without_tokens
 from webapp.auth import services
 from webapp.extensions import db
 from webapp.models import PasswordResetToken, Project, User, UserSession
@@ -519,3 +519,45 @@ def test_forms_need_the_csrf_token(csrf_on, client):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     response = client.post("/tasks", data={"title": "Buy milk", "csrf_token": token})
     assert response.status_code == 303
+
+
+# --- sessions: log out elsewhere, a reset link's login, the absolute limit ---------------------
+
+
+def test_log_out_everywhere_else_ends_the_other_browsers_and_keeps_this_one(app, client, auth, user):
+    laptop, phone = app.test_client(), app.test_client()
+    AuthActions(laptop).login()
+    AuthActions(phone).login()
+    assert "also logged in on 2 other browsers" in client.get("/profile").get_data(as_text=True)
+
+    response = client.post("/profile/sessions/others/end", follow_redirects=True)
+
+    assert "Logged out 2 other browsers." in response.get_data(as_text=True)
+    assert "not logged in anywhere else" in response.get_data(as_text=True)
+    assert _is_logged_in(client)
+    assert not _is_logged_in(laptop) and not _is_logged_in(phone)
+
+
+def test_logging_in_through_a_reset_link_ends_the_session_that_was_in_the_browser(
+    app, client, user, other_client, other_user, run_jobs
+):
+    """Bob's browser opens Ada's reset link: Bob's session ends, not just his cookie."""
+    ask_for_reset(client, "ada@example.com")
+    run_jobs()
+    bobs_cookie_elsewhere = copy_of_browser(app, other_client)
+
+    other_client.post(_reset_link(app), data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+
+    assert "Ada" in other_client.get("/profile").get_data(as_text=True)
+    assert not _is_logged_in(bobs_cookie_elsewhere)
+
+
+def test_a_busy_session_without_remember_me_ends_a_week_after_login(client, user):
+    assert _is_logged_in(client)
+    session = db.session.scalar(select(UserSession).filter_by(user_id=user.id))
+    session.created_at = now_utc() - timedelta(days=8)
+    session.expires_at = now_utc() + timedelta(hours=1)  # idle expiry due to slide forward
+    db.session.commit()
+
+    assert _is_logged_in(client)  # still inside its idle expiry: this request is served
+    assert not _is_logged_in(client)  # but the slide stopped at a week after login

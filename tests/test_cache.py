@@ -17,7 +17,7 @@ from webapp.extensions import db, queues
 from webapp.models import Project
 
 from .conftest import PASSWORD, AuthActions
-from .support import add_task, page_text, titles
+from .support import add_task, copy_of_browser, page_text, titles
 
 HTMX = {"HX-Request": "true"}
 LAST_WEEK = datetime.now(UTC) - timedelta(days=7)
@@ -283,14 +283,6 @@ def test_the_bell_answers_304_while_nothing_changed(client, ada):
 # --- sessions ---------------------------------------------------------------------------------------
 
 
-def _copy_of(app, client):
-    """Another browser holding the same cookies (a copied or replayed session)."""
-    copy = app.test_client()
-    for cookie in client._cookies.values():
-        copy.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
-    return copy
-
-
 def _session_is_cached(client) -> None:
     _visit_twice(client, "/tasks")
     with counting_queries() as statements:
@@ -300,7 +292,7 @@ def _session_is_cached(client) -> None:
 
 def test_a_logged_out_session_is_refused_on_the_next_request(app, client, ada, auth):
     _session_is_cached(client)
-    replay = _copy_of(app, client)
+    replay = copy_of_browser(app, client)
 
     auth.logout()
 

@@ -64,6 +64,7 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     SESSION_IDLE_HOURS = 12
+    SESSION_ABSOLUTE_DAYS = 7  # a session without "remember me" ends this long after login
     REMEMBER_DAYS = 30
     PASSWORD_RESET_MINUTES = 60
 

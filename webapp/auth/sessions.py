@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from flask import Flask, current_app, flash, redirect, request, url_for
 from flask_login import login_user, logout_user
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
@@ -37,6 +37,11 @@ BACKGROUND_ENDPOINTS = frozenset({"reminders.notification_count"})
 
 def _idle(app: Flask | None = None) -> timedelta:
     return timedelta(hours=(app or current_app).config["SESSION_IDLE_HOURS"])
+
+
+def _absolute() -> timedelta:
+    """However active, a session that does not remember the browser ends this long after login."""
+    return timedelta(days=current_app.config["SESSION_ABSOLUTE_DAYS"])
 
 
 def _remember_for() -> timedelta:
@@ -65,6 +70,27 @@ def end_session(user: User) -> None:
         cache.account_changed(user.id)
         db.session.commit()
     logout_user()
+
+
+def end_other_sessions(user: User) -> int:
+    """Sign every other browser of this user out; how many there were."""
+    others = delete(UserSession).where(
+        UserSession.user_id == user.id, UserSession.token_hash != token_hash(user.session_token or "")
+    )
+    ended = db.session.execute(others).rowcount
+    cache.account_changed(user.id)
+    db.session.commit()
+    return ended
+
+
+def other_sessions(user: User) -> int:
+    """How many other browsers are signed in as this user."""
+    count = select(func.count()).where(
+        UserSession.user_id == user.id,
+        UserSession.token_hash != token_hash(user.session_token or ""),
+        UserSession.expires_at > now_utc(),
+    )
+    return db.session.scalar(count)
 
 
 def current_session_remembered(user: User) -> bool:
@@ -119,7 +145,7 @@ def load_session_user(token: str) -> User | None:
     if row is None or row.expires_at <= now_utc():
         return None
     if _slide_due(row.expires_at, row.remember, request.endpoint, _idle()):
-        row.expires_at = now_utc() + _idle()
+        row.expires_at = min(now_utc() + _idle(), row.created_at + _absolute())
         db.session.commit()
     cache.keep_session(hashed, row.user_id, _cacheable_copy(row), cached.generation if cached else None)
     user = row.user

@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, request, url_for
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
 from ..extensions import limiter
@@ -16,7 +16,13 @@ from ..origin import anonymous_form
 from ..responses import after_response, is_safe_path, render, see_other
 from . import services
 from .forms import ChangePasswordForm, LoginForm, ProfileForm, ResetPasswordForm, ResetRequestForm, SignupForm
-from .sessions import current_session_remembered, end_session, start_session
+from .sessions import (
+    current_session_remembered,
+    end_other_sessions,
+    end_session,
+    other_sessions,
+    start_session,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -94,8 +100,17 @@ def _profile_page(profile_form: ProfileForm, password_form: ChangePasswordForm, 
         fragment,
         profile_form=profile_form,
         password_form=password_form,
+        other_sessions=other_sessions(current_user),
         status=status,
     )
+
+
+@bp.post("/profile/sessions/others/end")
+@login_required
+def end_others():
+    ended = end_other_sessions(current_user)
+    flash(f"Logged out {ended} other {'browser' if ended == 1 else 'browsers'}.", "success")
+    return see_other(url_for("auth.profile"))
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -159,7 +174,8 @@ def reset_confirm(token: str):
             return render(
                 "auth/reset_invalid.html", "auth/_reset_invalid.html", message=RESET_LINK_INVALID, status=400
             )
-        logout_user()  # whoever was signed in in this browser
+        if current_user.is_authenticated:  # whoever was signed in in this browser: their session ends
+            end_session(current_user)
         start_session(user)
         flash("Your password is changed and you are logged in. Other devices were logged out.", "success")
         return see_other(url_for("dashboard.home"))
