@@ -75,6 +75,10 @@ def _test_config(database_url: str, redis_url: str) -> dict:
         "OUTBOX_DIR": _INSTANCE / "outbox",
         "PUBLIC_URL": "http://localhost",
         "RATELIMIT_ENABLED": False,
+        # argon2id at its cheapest: production's parameters cost ~50 ms a hash, thousands of times.
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_KIB": 1024,
+        "ARGON2_PARALLELISM": 1,
     }
 
 

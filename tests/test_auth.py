@@ -102,8 +102,8 @@ def test_signing_up_with_an_existing_email_in_another_case_is_refused_with_409(c
     [
         ({"email": "not-an-address"}, "Enter an e-mail address like name@example.com."),
         ({"email": ""}, "Enter your e-mail address."),
-        ({"password": "short", "confirm": "short"}, "Use between 10 and 256 characters."),
-        ({"password": "x" * 257, "confirm": "x" * 257}, "Use between 10 and 256 characters."),
+        ({"password": "short", "confirm": "short"}, "Use between 12 and 128 characters."),
+        ({"password": "x" * 257, "confirm": "x" * 257}, "Use between 12 and 128 characters."),
         ({"confirm": "something else entirely"}, "The two passwords do not match."),
         ({"timezone": "Mars/Olympus_Mons"}, "Choose a time zone from the list."),
         ({"display_name": "A" * 81}, "Use at most 80 characters."),
@@ -210,14 +210,47 @@ def test_an_htmx_request_without_a_session_is_sent_to_the_login_page(client):
     assert response.headers["HX-Redirect"] == "/login?next=/profile"
 
 
-def test_login_upgrades_a_password_hash_made_with_older_argon2_settings(client, auth, user):
-    user.password_hash = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+def _configured_hasher(app) -> PasswordHasher:
+    config = app.config
+    return PasswordHasher(
+        time_cost=config["ARGON2_TIME_COST"],
+        memory_cost=config["ARGON2_MEMORY_KIB"],
+        parallelism=config["ARGON2_PARALLELISM"],
+    )
+
+
+def test_login_upgrades_a_password_hash_made_with_other_argon2_settings(app, client, auth, user):
+    user.password_hash = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=2).hash(PASSWORD)
     db.session.commit()
     auth.logout()
     assert auth.login().status_code == 303
     db.session.refresh(user)
-    assert not PasswordHasher().check_needs_rehash(user.password_hash)
+    assert not _configured_hasher(app).check_needs_rehash(user.password_hash)
     assert PasswordHasher().verify(user.password_hash, PASSWORD)
+
+
+def test_production_hashes_with_argon2id_above_owasps_minimum():
+    from webapp.config import Config
+
+    owasp_minimum = {"ARGON2_MEMORY_KIB": 19 * 1024, "ARGON2_TIME_COST": 2, "ARGON2_PARALLELISM": 1}
+    assert all(getattr(Config, name) >= least for name, least in owasp_minimum.items())
+
+
+@pytest.mark.parametrize("password", ["password1234", "Qwerty123456!", "dragon2024!!!", "iloveyou12345"])
+def test_common_passwords_are_refused_with_a_clear_message(client, password):
+    response = _signup(client, password=password, confirm=password)
+
+    assert response.status_code == 422
+    assert "one of the most common ones" in _text(response)
+    assert _users() == []
+
+
+def test_a_password_must_have_12_to_128_characters(client):
+    for password in ("eleven char", "x" * 129):
+        response = _signup(client, password=password, confirm=password)
+        assert response.status_code == 422
+        assert "Use between 12 and 128 characters." in _text(response)
+    assert _users() == []
 
 
 # --- sessions that really end ----------------------------------------------------------------
@@ -468,7 +501,7 @@ def test_the_reset_form_checks_the_new_password(app, client, user, run_jobs):
     link = _reset_link(app)
     response = client.post(link, data={"password": "short", "confirm": "short"})
     assert response.status_code == 422
-    assert "Use between 10 and 256 characters." in _text(response)
+    assert "Use between 12 and 128 characters." in _text(response)
     assert client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 303
 
 

@@ -9,10 +9,16 @@ from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Leng
 from ..forms import single_line, strip
 from ..reminders.kinds import SWITCHABLE
 from ..timezones import all_timezones, is_timezone
-from .services import MAIL_PREFERENCES
+from .services import MAIL_PREFERENCES, is_common_password
 
-PASSWORD_MIN = 10
-PASSWORD_MAX = 256
+PASSWORD_MIN = 12
+PASSWORD_MAX = 128
+ACCEPTED_PASSWORD_MAX = 256  # what logging in takes: passwords set before the 128 limit still work
+
+
+def _not_common(form, field) -> None:
+    if field.data and is_common_password(field.data):
+        raise ValidationError("That password is one of the most common ones: choose another.")
 
 
 def _known_timezone(form, field) -> None:
@@ -44,7 +50,9 @@ def _new_password_fields(label: str) -> tuple[PasswordField, PasswordField]:
                 max=PASSWORD_MAX,
                 message=f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters.",
             ),
+            _not_common,
         ],
+        description=f"At least {PASSWORD_MIN} characters. A few unrelated words make a strong password.",
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
@@ -105,7 +113,7 @@ class LoginForm(AnonymousForm):
     )
     password = PasswordField(
         "Password",
-        validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX)],
+        validators=[InputRequired("Enter your password."), Length(max=ACCEPTED_PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
     remember = BooleanField("Keep me logged in on this device")
@@ -132,7 +140,7 @@ for _kind in SWITCHABLE:
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
         "Current password",
-        validators=[InputRequired("Enter your current password."), Length(max=PASSWORD_MAX)],
+        validators=[InputRequired("Enter your current password."), Length(max=ACCEPTED_PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
     password, confirm = _new_password_fields("New password")

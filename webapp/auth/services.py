@@ -6,8 +6,11 @@ import base64
 import hashlib
 import hmac
 import secrets
+import string
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import cache, lru_cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -27,9 +30,39 @@ from ..timezones import local_today, monday_of, now_utc
 # The User columns that switch mails on or off (profile and unsubscribe links).
 MAIL_PREFERENCES = tuple(kind.preference for kind in SWITCHABLE)
 
-_hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so a wrong address takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt"
+TRAILING_NOISE = string.digits + string.punctuation + " "
+
+
+@lru_cache(maxsize=4)
+def _hasher_with(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+def _hasher() -> PasswordHasher:
+    """argon2id with the app's parameters (ARGON2_*: cheap ones only in tests)."""
+    config = current_app.config
+    return _hasher_with(config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"])
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified against when the e-mail is unknown, so a wrong address takes as long as a wrong
+    password."""
+    return hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS_FILE.read_text().splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def is_common_password(password: str) -> bool:
+    """On the list of common passwords, as it is or once digits and symbols at its end go
+    ("dragon2024!!" is "dragon" to whoever guesses)."""
+    lowered = password.lower()
+    return lowered in _common_passwords() or lowered.rstrip(TRAILING_NOISE) in _common_passwords()
 
 
 class EmailTaken(Exception):
@@ -41,12 +74,12 @@ def normalize_email(email: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -84,11 +117,11 @@ def authenticate(email: str, password: str) -> User | None:
     """The user with these credentials, or None. Upgrades the hash when argon2 settings change."""
     user = user_by_email(email)
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(_hasher()), password)
         return None
     if not _verify(user.password_hash, password):
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
     return user
