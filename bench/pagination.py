@@ -59,28 +59,26 @@ def _median_ms(action, repeats: int) -> float:
 
 
 def _measure_sort(user, sort: str, depth: int, repeats: int) -> dict[str, float]:
-    from webapp.extensions import db
     from webapp.tasks.queries import (
         TaskFilters,
         cursor_after,
         encode_cursor,
         page_queries,
         task_page,
-        with_row_details,
+        task_rows,
     )
 
     filters = TaskFilters(sort=sort)
     ordered = page_queries(user, filters, None)[0]  # for "due": the tasks with a due date
-    row_above = db.session.scalars(ordered.offset(depth - 1).limit(1)).one()
+    [row_above] = task_rows(ordered.offset(depth - 1).limit(1))
     cursor = encode_cursor(cursor_after(row_above, sort))
-    with_details = with_row_details(ordered)
 
     def keyset(after: str | None):
-        return lambda: (task_page(user, filters, after, page_size=PAGE_SIZE), db.session.expunge_all())
+        return lambda: task_page(user, filters, after, page_size=PAGE_SIZE)
 
     def offset(rows: int):
-        query = with_details.offset(rows).limit(PAGE_SIZE)
-        return lambda: (db.session.scalars(query).all(), db.session.expunge_all())
+        query = ordered.offset(rows).limit(PAGE_SIZE)
+        return lambda: task_rows(query)
 
     figures = {
         "keyset_first_ms": _median_ms(keyset(None), repeats),

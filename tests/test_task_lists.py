@@ -126,6 +126,33 @@ def test_another_users_project_filter_shows_nothing_of_theirs(client, user, othe
     assert titles(response) == []
 
 
+# --- what a row shows --------------------------------------------------------------------------
+
+
+def _row_of(page: str, title: str) -> tuple[str, str]:
+    """The markup of the row showing `title`, and its text as read (words one space apart)."""
+    start = page.rindex('<li class="task-row', 0, page.index(f">{title}</a>"))
+    end = page.find('<li class="task-row', start + 1)
+    row = page[start : end if end != -1 else len(page)]
+    return row, " ".join(re.sub(r"<[^>]+>", " ", row).split())
+
+
+def test_a_row_shows_status_project_due_date_in_the_users_zone_priority_and_tags(client, user):
+    yesterday = local_today("Europe/London") - timedelta(days=1)
+    nine_yesterday = local_to_utc(yesterday, time(9, 0), "Europe/London")
+    add_task(user, "Pay rent", status=Status.IN_PROGRESS, priority=Priority.HIGH, due_at=nine_yesterday)
+    add_task(user, "Call Bob", due_at=london_day(1), due_all_day=True, tags=["phone", "errands"])
+
+    page = client.get("/tasks", headers={"HX-Request": "true"}).get_data(as_text=True)
+
+    rent, rent_text = _row_of(page, "Pay rent")
+    assert "Pay rent In progress Inbox Overdue · Yesterday 09:00 High priority Edit Delete" in rent_text
+    assert "due-overdue" in rent  # shown in red
+    bob, bob_text = _row_of(page, "Call Bob")
+    assert "Call Bob To do Inbox Due Tomorrow Normal priority errands phone Edit Delete" in bob_text
+    assert "due-overdue" not in bob
+
+
 # --- sort orders -------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ bug and fails loudly, instead of quietly showing UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask, has_request_context
@@ -17,8 +18,14 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from .timezones import local_today, to_local
+from .timezones import zone as zone_info
 
 DATETIME_FORMAT = "%a %d %b %Y, %H:%M"
+NEAR_DAYS = {0: "Today", 1: "Tomorrow", -1: "Yesterday"}
+# strftime's %a and %b in the C locale the app runs in, spelled out: a list labels 50 dates, and
+# strftime costs several times what the f-strings below do.
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def local_datetime(moment: datetime | None, zone: str, fmt: str = DATETIME_FORMAT) -> str:
@@ -27,19 +34,30 @@ def local_datetime(moment: datetime | None, zone: str, fmt: str = DATETIME_FORMA
 
 def due_label(moment: datetime | None, all_day: bool, zone: str, now: datetime | None = None) -> str:
     """'Today', 'Tomorrow 14:00', 'Mon 3 Dec 2026' … in `zone`, relative to `now`."""
-    if moment is None:
-        return ""
-    local = to_local(moment, zone)
-    days = (local.date() - local_today(zone, now)).days
-    day = {0: "Today", 1: "Tomorrow", -1: "Yesterday"}.get(days) or local.strftime("%a %-d %b %Y")
-    return day if all_day else f"{day} {local:%H:%M}"
+    return "" if moment is None else due_labeller(zone, now)(moment, all_day)
+
+
+def due_labeller(zone: str, now: datetime | None = None) -> Callable[[datetime, bool], str]:
+    """due_label for many tasks shown together: the zone and its today are looked up once."""
+    tz = zone_info(zone)
+    today = local_today(zone, now)
+
+    def label(moment: datetime, all_day: bool) -> str:
+        local = moment.astimezone(tz)
+        day = NEAR_DAYS.get((local.date() - today).days)
+        if day is None:
+            day = f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year}"
+        return day if all_day else f"{day} {local.hour:02}:{local.minute:02}"
+
+    return label
 
 
 class MissingZone(LookupError):
     """A template showed a time without saying whose time zone it is in."""
 
 
-def _zone(context: Context) -> str:
+def template_zone(context: Context) -> str:
+    """The zone a template shows times in (see the module's docstring)."""
     zone = context.get("zone")
     if not zone:
         raise MissingZone(f"{context.name} shows a time but was rendered without a `zone`")
@@ -48,12 +66,12 @@ def _zone(context: Context) -> str:
 
 @pass_context
 def _local_datetime_filter(context: Context, moment: datetime | None, fmt: str = DATETIME_FORMAT) -> str:
-    return local_datetime(moment, _zone(context), fmt)
+    return local_datetime(moment, template_zone(context), fmt)
 
 
 @pass_context
 def _due_label_filter(context: Context, moment: datetime | None, all_day: bool) -> str:
-    return due_label(moment, all_day, _zone(context))
+    return due_label(moment, all_day, template_zone(context))
 
 
 def _viewer_zone() -> dict[str, str]:

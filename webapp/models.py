@@ -201,14 +201,6 @@ class Task(db.Model):
     def done(self) -> bool:
         return self.status == Status.DONE
 
-    @property
-    def status_label(self) -> str:
-        return Status(self.status).label
-
-    @property
-    def priority_label(self) -> str:
-        return Priority(self.priority).label
-
 
 # A task still to do: not deleted, not done. The one spelling of "open" for every query.
 TASK_NOT_DONE = Task.status != Status.DONE.value

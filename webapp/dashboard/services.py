@@ -10,7 +10,7 @@ from sqlalchemy import case, func
 from ..access import visible_tasks
 from ..extensions import db
 from ..models import TASK_NOT_DONE, Status, Task, User
-from ..tasks.queries import TaskFilters, day_bounds, first_tasks, week_bounds
+from ..tasks.queries import TaskFilters, TaskRow, day_bounds, first_tasks, week_bounds
 from ..timezones import now_utc
 
 SHORT_LIST = 5
@@ -22,8 +22,8 @@ class Summary:
     overdue: int = 0
     due_today: int = 0
     completed_this_week: int = 0
-    overdue_tasks: list[Task] = field(default_factory=list)
-    due_today_tasks: list[Task] = field(default_factory=list)
+    overdue_tasks: list[TaskRow] = field(default_factory=list)
+    due_today_tasks: list[TaskRow] = field(default_factory=list)
 
     @property
     def total(self) -> int:

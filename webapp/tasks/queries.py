@@ -15,15 +15,16 @@ import base64
 import binascii
 import json
 import re
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, func, literal, literal_column, select, text, tuple_
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Select, bindparam, func, literal, literal_column, select, text, tuple_
 
 from ..access import visible_tasks
 from ..extensions import db
-from ..models import MAX_ID, TASK_NOT_DONE, Priority, Status, Tag, Task, User, UTCDateTime, task_tags
+from ..models import MAX_ID, TASK_NOT_DONE, Priority, Project, Status, Tag, Task, User, UTCDateTime, task_tags
 from ..timezones import local_day_bounds, local_today, now_utc
 
 SORTS = {"due": "Due date", "priority": "Priority", "created": "Newest"}
@@ -89,9 +90,55 @@ class TaskFilters:
         return bool(self.status or self.tag or self.due or self.q or self.project_id is not None)
 
 
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """What a task list shows of a task, read as plain values: a list page builds no ORM objects."""
+
+    id: int
+    title: str
+    status: str
+    priority: int
+    due_at: datetime | None
+    due_all_day: bool
+    created_at: datetime
+    project_id: int
+    project_name: str
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, task: Task) -> TaskRow:
+        """The row of one task already loaded (the row answered after a change)."""
+        return cls(
+            task.id,
+            task.title,
+            task.status,
+            task.priority,
+            task.due_at,
+            task.due_all_day,
+            task.created_at,
+            task.project_id,
+            task.project.name,
+            tuple(tag.name for tag in task.tags),
+        )
+
+
+# The columns of TaskRow before its tags, in its order.
+ROW_COLUMNS = (
+    Task.id,
+    Task.title,
+    Task.status,
+    Task.priority,
+    Task.due_at,
+    Task.due_all_day,
+    Task.created_at,
+    Task.project_id,
+    Project.name,
+)
+
+
 @dataclass
 class TaskPage:
-    tasks: list[Task] = field(default_factory=list)
+    rows: list[TaskRow] = field(default_factory=list)
     next_cursor: str | None = None
 
 
@@ -221,9 +268,34 @@ def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None
     return query
 
 
-def with_row_details(query: Select[tuple[Task]]) -> Select[tuple[Task]]:
-    """Load what a task row shows (tags, project) for the whole page at once: no N+1."""
-    return query.options(selectinload(Task.tags), joinedload(Task.project, innerjoin=True))
+def task_rows(query: Select[tuple[Task]]) -> list[TaskRow]:
+    """The tasks `query` selects, with their project's name and their tags: two queries for the
+    whole page (tasks joined to projects, then the tags of those tasks), no N+1."""
+    found = db.session.execute(
+        query.with_only_columns(*ROW_COLUMNS).join(Project, Project.id == Task.project_id)
+    ).all()
+    tags = tags_of([row[0] for row in found])
+    return [TaskRow(*row, tags.get(row[0], ())) for row in found]
+
+
+# Built once: the same statement for every page (only the ids change).
+TAGS_OF_TASKS = (
+    select(task_tags.c.task_id, Tag.name)
+    .join(Tag, Tag.id == task_tags.c.tag_id)
+    .where(task_tags.c.task_id.in_(bindparam("task_ids", expanding=True)))
+    .order_by(Tag.name)
+)
+
+
+def tags_of(task_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """The names of each task's tags, in alphabetical order (tasks without tags are left out)."""
+    if not task_ids:
+        return {}
+    pairs = db.session.execute(TAGS_OF_TASKS, {"task_ids": task_ids})
+    names: defaultdict[int, list[str]] = defaultdict(list)
+    for task_id, name in pairs:
+        names[task_id].append(name)
+    return {task_id: tuple(task_names) for task_id, task_names in names.items()}
 
 
 def page_queries(
@@ -261,15 +333,15 @@ def page_queries(
     return queries
 
 
-def cursor_after(task: Task, sort: str) -> Cursor:
-    """Where a page that ends with `task` continues."""
+def cursor_after(row: TaskRow, sort: str) -> Cursor:
+    """Where a page that ends with `row` continues."""
     if sort == "priority":
-        return Cursor(sort, task.id, task.priority)
+        return Cursor(sort, row.id, row.priority)
     if sort == "created":
-        return Cursor(sort, task.id, task.created_at)
-    if task.due_at is None:
-        return Cursor(sort, task.id, None, phase=2)
-    return Cursor(sort, task.id, task.due_at)
+        return Cursor(sort, row.id, row.created_at)
+    if row.due_at is None:
+        return Cursor(sort, row.id, None, phase=2)
+    return Cursor(sort, row.id, row.due_at)
 
 
 def task_page(
@@ -282,17 +354,17 @@ def task_page(
 ) -> TaskPage:
     """One page of the list and the cursor of the next page (None on the last page)."""
     after = decode_cursor(cursor, filters.sort) if cursor else None
-    tasks: list[Task] = []
+    rows: list[TaskRow] = []
     for query in page_queries(user, filters, after, now):
-        tasks.extend(db.session.scalars(with_row_details(query.limit(page_size + 1 - len(tasks)))))
-        if len(tasks) > page_size:
+        rows.extend(task_rows(query.limit(page_size + 1 - len(rows))))
+        if len(rows) > page_size:
             break
-    if len(tasks) <= page_size:
-        return TaskPage(tasks)
-    shown = tasks[:page_size]
+    if len(rows) <= page_size:
+        return TaskPage(rows)
+    shown = rows[:page_size]
     return TaskPage(shown, encode_cursor(cursor_after(shown[-1], filters.sort)))
 
 
-def first_tasks(user: User, filters: TaskFilters, limit: int, now: datetime | None = None) -> list[Task]:
+def first_tasks(user: User, filters: TaskFilters, limit: int, now: datetime | None = None) -> list[TaskRow]:
     """The first few tasks of a list (the dashboard's short lists)."""
-    return task_page(user, filters, page_size=limit, now=now).tasks
+    return task_page(user, filters, page_size=limit, now=now).rows

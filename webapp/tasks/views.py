@@ -12,21 +12,16 @@ from ..projects.forms import ProjectForm
 from ..projects.services import ProjectConflict, assignable_projects, projects_of
 from ..reminders.views import reminders_section
 from ..responses import render, safe_back, see_other, wants_fragment
-from ..timezones import now_utc
 from . import services
 from .forms import NewTaskForm, TaskForm
 from .queries import DUE_FILTERS, SORTS, STATUS_FILTERS, BadListRequest, TaskFilters, parse_id, task_page
-from .rows import task_links
+from .rows import shown_tasks_for_viewer, task_links
 
 bp = Blueprint("tasks", __name__)
 bp.add_app_template_global(task_links)
+bp.add_app_template_global(shown_tasks_for_viewer, "shown_tasks")
 TASK = f"/tasks/<int(max={MAX_ID}):task_id>"
 UNDO_KEY = "undo_task_id"
-
-
-@bp.app_template_filter("overdue")
-def is_overdue(task: Task) -> bool:
-    return task.due_at is not None and not task.done and task.due_at < now_utc()
 
 
 def render_task_list(
@@ -52,7 +47,7 @@ def render_task_list(
         if page.next_cursor
         else None
     )
-    rows = {"tasks": page.tasks, "next_url": next_url, "filters": filters, "back": list_url}
+    rows = {"rows": page.rows, "next_url": next_url, "filters": filters, "back": list_url}
     if wants_fragment():
         return render("tasks/_rows.html", status=status, **rows)
     return render(
