@@ -61,7 +61,7 @@ def task_links(back: str | None) -> TaskLinks:
 class ShownTask:
     """Everything one row prints, ready to print."""
 
-    id: int
+    title_id: str  # the id of the title, which names the row's controls (with the shared words)
     title: str
     done: bool
     status: str
@@ -83,20 +83,23 @@ def shown_tasks(
     tasks: Iterable[TaskRow | Task],
     back: str | None,
     zone: str,
+    *,
+    id_prefix: str = "",
     now: datetime | None = None,
 ) -> list[ShownTask]:
-    """The rows of `tasks` (list rows, or tasks just changed), their forms returning to `back`."""
+    """The rows of `tasks` (list rows, or tasks just changed), their forms returning to `back`.
+    `id_prefix` keeps ids unique on a page that lists a task twice (the dashboard)."""
     now = now or now_utc()
     links = task_links(back)
     due_label = due_labeller(zone, now)
     return [
-        _shown(task if isinstance(task, TaskRow) else TaskRow.of(task), links, due_label, now)
+        _shown(task if isinstance(task, TaskRow) else TaskRow.of(task), links, due_label, now, id_prefix)
         for task in tasks
     ]
 
 
 def _shown(
-    row: TaskRow, links: TaskLinks, due_label: Callable[[datetime, bool], str], now: datetime
+    row: TaskRow, links: TaskLinks, due_label: Callable[[datetime, bool], str], now: datetime, id_prefix: str
 ) -> ShownTask:
     done = row.status == Status.DONE
     overdue = row.due_at is not None and not done and row.due_at < now
@@ -104,7 +107,7 @@ def _shown(
     if row.due_at is not None:
         due = f"{'Overdue ·' if overdue else 'Due'} {due_label(row.due_at, row.due_all_day)}"
     return ShownTask(
-        id=row.id,
+        title_id=f"{id_prefix}t{row.id}",
         title=row.title,
         done=done,
         status=row.status,
@@ -125,7 +128,7 @@ def _shown(
 
 @pass_context
 def shown_tasks_for_viewer(
-    context: Context, tasks: Iterable[TaskRow | Task], back: str | None
+    context: Context, tasks: Iterable[TaskRow | Task], back: str | None, id_prefix: str = ""
 ) -> list[ShownTask]:
     """`shown_tasks` for templates, in the zone of whoever the page is for."""
-    return shown_tasks(tasks, back, template_zone(context))
+    return shown_tasks(tasks, back, template_zone(context), id_prefix=id_prefix)
