@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import add_task, look, sign_up
+
+pytestmark = pytest.mark.e2e
 
 
 def _stat(page, label: str):
