@@ -109,3 +109,16 @@ def add_task(user: User, title: str, *, project: Project | None = None, tags=(),
 def titles(response) -> list[str]:
     """Task titles in the order the page shows them (a row's title is the link with its id)."""
     return re.findall(r'<a id="[\w-]*t\d+" href="/tasks/\d+">([^<]*)</a>', response.get_data(as_text=True))
+
+
+# --- responses -------------------------------------------------------------------------------
+
+# What a WSGI server can put in a header (RFC 9110's field-value, as gunicorn checks it): any other
+# character makes gunicorn answer 500 instead of the response.
+SENDABLE_HEADER_VALUE = re.compile(r"[ \t\x21-\x7e\x80-\xff]*")
+
+
+def assert_sendable(response) -> None:
+    """Every header of the response can go out through gunicorn (the test client sends anything)."""
+    for name, value in response.headers.items():
+        assert SENDABLE_HEADER_VALUE.fullmatch(value), f"{name}: {value!r} cannot be sent"

@@ -30,7 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     htmx_extension.init_app(app)
     queues.init_app(app)
 
-    from . import cache, commands, errors, formatting, headers, models  # noqa: F401  (models registers the tables)
+    from . import cache, commands, errors, formatting, headers, input_checks, models  # noqa: F401  (models registers the tables)
     from .auth.views import bp as auth
     from .dashboard.views import bp as dashboard
     from .projects.views import bp as projects
@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     cache.init_app(app)
     headers.init_app(app)
     errors.register(app)
+    input_checks.register(app)
     formatting.register(app)
     commands.register(app)
     _wrap_wsgi_app(app)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import Response, current_app, make_response, redirect, render_template, request, url_for
+from werkzeug.urls import iri_to_uri
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,13 @@ def after_response(response: Response, work: Callable[[], None]) -> Response:
 
 
 def see_other(location: str) -> Response:
-    """Go to another page after a POST: 303 for a plain form, a full page load for htmx."""
+    """Go to another page after a POST: 303 for a plain form, a full page load for htmx. The
+    location is percent-encoded, as `redirect` does for Location: a header may carry neither
+    control characters nor any beyond Latin-1 (a `next` of "/" and two DIVISION SLASHes made
+    gunicorn answer 500)."""
     if wants_fragment():
         response = make_response("", 204)
-        response.headers["HX-Redirect"] = location
+        response.headers["HX-Redirect"] = iri_to_uri(location)
         return response
     return redirect(location, code=303)
 

@@ -4,29 +4,52 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 END_OF_DAY = time(23, 59)
+
+# Every zone is less than a day from UTC, so every zone can show a UTC moment between these two
+# (a moment a day nearer the ends of the calendar overflows it in some zone).
+EARLIEST = datetime.combine(date.min + timedelta(days=1), time(), UTC)
+LATEST = datetime.combine(date.max, time(), UTC)
+# The days a person may pick, for a due date or a reminder: any time of them, in any zone, falls
+# between EARLIEST and LATEST, so the task shows in every zone its owner may switch to.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9999, 12, 29)
 
 
 @cache
 def all_timezones() -> tuple[str, ...]:
-    return tuple(sorted(name for name in available_timezones() if "/" in name or name == "UTC"))
+    return tuple(sorted(_known_zones()))
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(name for name in available_timezones() if "/" in name or name == "UTC")
 
 
 def is_timezone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return name in all_timezones()
+    """One of the zones we offer. Only those reach ZoneInfo: any other text could name a file
+    (a 5,000-character name raised OSError)."""
+    return name in _known_zones()
 
 
 def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return ZoneInfo(name if is_timezone(name) else "UTC")
+
+
+def on_the_calendar(moment: datetime) -> bool:
+    """Every zone can show this moment."""
+    return EARLIEST <= moment <= LATEST
+
+
+def shifted(moment: datetime, delta: timedelta) -> datetime:
+    """`moment` moved by `delta`, stopping at the ends of what every zone can show."""
+    if delta > LATEST - moment:
+        return LATEST
+    if delta < EARLIEST - moment:
+        return EARLIEST
+    return moment + delta
 
 
 def now_utc() -> datetime:

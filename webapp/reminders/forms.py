@@ -8,8 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Optional
 
+from ..forms import ClockField, DayField
 from ..models import User
-from ..tasks.forms import ClockField, DayField
 from .services import QUICK_CHOICES, ReminderError, quick_remind_at, remind_at_local
 
 CUSTOM = "custom"

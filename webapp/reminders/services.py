@@ -12,7 +12,7 @@ from ..access import visible_reminders
 from ..cache import notifications_changed, tasks_changed
 from ..extensions import db
 from ..models import Task, User
-from ..timezones import local_to_utc, local_today, now_utc
+from ..timezones import local_to_utc, local_today, now_utc, shifted
 from .models import Notification, Reminder, ReminderState
 
 MORNING = time(9, 0)
@@ -107,11 +107,12 @@ def bring_back_task_reminders(task: Task, now: datetime | None = None) -> None:
 
 
 def shift_task_reminders(task: Task, delta: timedelta) -> None:
-    """The task's due time moved by `delta`: its pending reminders move with it (caller commits)."""
+    """The task's due time moved by `delta`: its pending reminders move with it, as far as the
+    calendar goes (caller commits)."""
     if not delta:
         return
     for reminder in pending_reminders(task):
-        reminder.remind_at += delta
+        reminder.remind_at = shifted(reminder.remind_at, delta)
 
 
 def unread_count(user: User) -> int:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField, TimeField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..forms import single_line, strip
+from ..forms import ClockField, DayField, single_line, strip
 from ..models import Priority, Project, Status, Task
 from .queries import parse_id
 from .services import TagError, TaskChanges, local_due_parts, parse_tags, tags_text
@@ -18,22 +18,6 @@ PRIORITY_CHOICES = [SelectChoice(priority.name.lower(), priority.label) for prio
 
 def _project_id(value) -> int | None:
     return value if isinstance(value, int) else parse_id(value)
-
-
-class DayField(DateField):
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as error:
-            raise ValueError("Enter a real date as YYYY-MM-DD, for example 2026-03-14.") from error
-
-
-class ClockField(TimeField):
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as error:
-            raise ValueError("Enter a time as HH:MM, for example 09:30.") from error
 
 
 class _ProjectChoice:

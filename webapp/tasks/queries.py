@@ -25,7 +25,7 @@ from sqlalchemy import Select, bindparam, func, literal, literal_column, select,
 from ..access import visible_tasks
 from ..extensions import db
 from ..models import MAX_ID, TASK_NOT_DONE, Priority, Project, Status, Tag, Task, User, UTCDateTime, task_tags
-from ..timezones import local_day_bounds, local_today, now_utc
+from ..timezones import local_day_bounds, local_today, now_utc, on_the_calendar
 
 SORTS = {"due": "Due date", "priority": "Priority", "created": "Newest"}
 DUE_FILTERS = {
@@ -170,28 +170,38 @@ def encode_cursor(cursor: Cursor) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+BROKEN_CURSOR = "That “load more” link is broken. Please reload the list."
+# Ours are under 120 characters. A longer one is refused unread: JSON nested 1,200 deep exhausted
+# the parser's stack (RecursionError); in 200 characters it nests too shallow to.
+MAX_CURSOR_LENGTH = 200
+
+
 def decode_cursor(raw: str, sort: str) -> Cursor:
     """Parse a cursor from the query string; anything unexpected is a BadListRequest."""
+    if len(raw) > MAX_CURSOR_LENGTH:
+        raise BadListRequest(BROKEN_CURSOR)
     try:
         padded = raw + "=" * (-len(raw) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error) as error:
-        raise BadListRequest("That “load more” link is broken. Please reload the list.") from error
+        raise BadListRequest(BROKEN_CURSOR) from error
     if not isinstance(data, dict) or data.get("s") != sort:
         raise BadListRequest("That “load more” link belongs to another sort order. Please reload the list.")
     task_id, phase, value = data.get("i"), data.get("p"), data.get("v")
     if type(task_id) is not int or not 0 < task_id <= MAX_ID or phase not in (1, 2):
-        raise BadListRequest("That “load more” link is broken. Please reload the list.")
+        raise BadListRequest(BROKEN_CURSOR)
     try:
         if sort == "priority" and phase == 1 and type(value) is int and value in set(Priority):
             return Cursor(sort, task_id, value)
         if sort in ("due", "created") and phase == 1 and isinstance(value, str):
-            return Cursor(sort, task_id, _aware(datetime.fromisoformat(value)))
+            moment = _aware(datetime.fromisoformat(value))
+            if on_the_calendar(moment):
+                return Cursor(sort, task_id, moment)
         if sort == "due" and phase == 2 and value is None:
             return Cursor(sort, task_id, None, phase=2)
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
-    raise BadListRequest("That “load more” link is broken. Please reload the list.")
+    raise BadListRequest(BROKEN_CURSOR)
 
 
 def _aware(moment: datetime) -> datetime:
