@@ -594,3 +594,22 @@ def test_a_busy_session_without_remember_me_ends_a_week_after_login(client, user
 
     assert _is_logged_in(client)  # still inside its idle expiry: this request is served
     assert not _is_logged_in(client)  # but the slide stopped at a week after login
+
+
+def _reset_links(app) -> list[str]:
+    mails = [path.read_text() for path in _outbox_files(app)]
+    return [re.search(r"http://localhost(/reset/[\w-]+)", mail).group(1) for mail in mails]
+
+
+def test_at_most_three_reset_mails_an_hour_reach_one_inbox_and_only_the_newest_link_works(
+    app, client, user, run_jobs
+):
+    for _ in range(5):
+        response = ask_for_reset(client, "ada@example.com")
+        assert response.status_code == 200 and RESET_SENT in _text(response)  # the same answer each time
+    run_jobs()
+
+    links = _reset_links(app)
+
+    assert len(links) == 3
+    assert sorted(client.get(link).status_code for link in links) == [200, 400, 400]

@@ -67,6 +67,7 @@ class Config:
     SESSION_ABSOLUTE_DAYS = 7  # a session without "remember me" ends this long after login
     REMEMBER_DAYS = 30
     PASSWORD_RESET_MINUTES = 60
+    RESET_MAILS_PER_HOUR = 3  # to one inbox, whoever asks and from wherever
     # argon2id: RFC 9106's second recommendation (64 MiB, 3 passes, 4 lanes), above OWASP's
     # minimum (19 MiB, 2 passes, 1 lane). Tests lower them; production cannot.
     ARGON2_TIME_COST = 3

@@ -15,7 +15,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..cache import account_changed
@@ -150,6 +150,10 @@ def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
     account_changed(user.id)
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    _end_unused_reset_tokens(user)
+
+
+def _end_unused_reset_tokens(user: User) -> None:
     db.session.execute(
         update(PasswordResetToken)
         .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
@@ -175,14 +179,26 @@ def request_password_reset(email: str) -> None:
     A delivery row is written: the mail goes out through the delivery pipeline, with its
     retries, so a mail server that is down delays the mail instead of losing it, and Redis
     being down only delays it to the next sweep. Each request is its own mail (its own key, so
-    its own link)."""
+    its own link).
+
+    At most RESET_MAILS_PER_HOUR go to one inbox, however many addresses ask: the answer to the
+    form is the same either way."""
     user = user_by_email(email)
-    if user is None:
+    if user is None or _reset_mails_in_the_last_hour(user) >= current_app.config["RESET_MAILS_PER_HOUR"]:
         return
     key = f"{MailKind.PASSWORD_RESET.value}:{user.id}:{secrets.token_hex(8)}"
     db.session.add(Delivery(key=key, user_id=user.id, kind=MailKind.PASSWORD_RESET.value, payload="{}"))
     db.session.commit()
     request_hand_out()
+
+
+def _reset_mails_in_the_last_hour(user: User) -> int:
+    recent = select(func.count()).where(
+        Delivery.user_id == user.id,
+        Delivery.kind == MailKind.PASSWORD_RESET.value,
+        Delivery.created_at > now_utc() - timedelta(hours=1),
+    )
+    return db.session.scalar(recent)
 
 
 def reset_token_for(delivery_key: str) -> str:
@@ -196,13 +212,15 @@ def reset_token_for(delivery_key: str) -> str:
 def issue_reset_token(user: User, delivery_key: str) -> tuple[str, int]:
     """The token for this reset mail, valid for PASSWORD_RESET_MINUTES from now (caller commits).
 
-    Composing the mail again (a retry) renews an unused token rather than adding another."""
+    Composing the mail again (a retry) renews an unused token rather than adding another. A new
+    token ends the user's earlier unused ones: only the newest reset link works."""
     token = reset_token_for(delivery_key)
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     expires_at = now_utc() + timedelta(minutes=minutes)
     hashed = token_hash(token)
     row = db.session.get(PasswordResetToken, hashed)
     if row is None:
+        _end_unused_reset_tokens(user)
         db.session.add(PasswordResetToken(token_hash=hashed, user_id=user.id, expires_at=expires_at))
     elif row.used_at is None:
         row.expires_at = expires_at
