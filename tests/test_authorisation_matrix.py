@@ -1,0 +1,140 @@
+"""Who may use each route: every route of the app's url_map, each method, as a visitor, as the
+owner of what the URL names, and as another user. A route missing from ACCESS fails the suite.
+
+The owner's requests are allowed (whatever the form makes of an empty post); another user's
+are 404, as if the object did not exist; a visitor is sent to log in. Each request gets fresh
+objects, so what one request deletes or moves cannot decide the next one's answer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from secrets import token_hex
+
+import pytest
+from flask import url_for
+
+from webapp.extensions import db
+from webapp.models import Project
+from webapp.reminders.models import Notification, Reminder
+from webapp.timezones import now_utc
+
+from .support import add_task
+
+PUBLIC = "public"  # anyone; the URL's token, if any, is the credential
+SIGNED_IN = "signed in"  # any signed-in user, about their own data
+OWNER = "owner"  # only the owner of the task, project, reminder or notification it names
+ACCESS = {
+    "static": PUBLIC,
+    "auth.signup": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.reset_request": PUBLIC,
+    "auth.reset_confirm": PUBLIC,
+    "reminders.unsubscribe": PUBLIC,
+    "reminders.unsubscribe_one_click": PUBLIC,
+    "auth.outbox": PUBLIC,  # development only: the mails the app would have sent
+    "auth.outbox_message": PUBLIC,
+    "auth.logout": SIGNED_IN,
+    "auth.profile": SIGNED_IN,
+    "auth.change_password": SIGNED_IN,
+    "auth.end_others": SIGNED_IN,
+    "dashboard.home": SIGNED_IN,
+    "projects.index": SIGNED_IN,
+    "projects.create": SIGNED_IN,
+    "tasks.index": SIGNED_IN,
+    "tasks.create": SIGNED_IN,
+    "reminders.notifications": SIGNED_IN,
+    "reminders.notification_count": SIGNED_IN,
+    "reminders.mark_all_read": SIGNED_IN,
+    "reminders.resubscribe": SIGNED_IN,
+    "projects.show": OWNER,
+    "projects.confirm_delete": OWNER,
+    "projects.rename": OWNER,
+    "projects.archive": OWNER,
+    "projects.unarchive": OWNER,
+    "projects.delete": OWNER,
+    "tasks.show": OWNER,
+    "tasks.edit": OWNER,
+    "tasks.update": OWNER,
+    "tasks.toggle": OWNER,
+    "tasks.move": OWNER,
+    "tasks.delete": OWNER,
+    "tasks.restore": OWNER,
+    "reminders.add": OWNER,
+    "reminders.remove": OWNER,
+    "reminders.mark_read": OWNER,
+    "reminders.open_notification": OWNER,
+}
+REFUSED_FORM = (400, 409, 422)  # let in, but an empty post is not a valid form
+
+
+def _routes(app) -> list[tuple[str, str, list[str]]]:
+    """Every (endpoint, method, URL arguments); logging out comes last, not to sign the rest out."""
+    routes = [
+        (rule.endpoint, method, sorted(rule.arguments))
+        for rule in app.url_map.iter_rules()
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    ]
+    return sorted(routes, key=lambda route: route[0] == "auth.logout")
+
+
+def _fresh_objects_of(user) -> dict[str, int]:
+    """A new task (with a reminder), project and notification of `user`: an id per URL argument."""
+    project = Project(owner_id=user.id, name=f"Project {now_utc().timestamp()}")
+    db.session.add(project)
+    db.session.flush()
+    task = add_task(user, "Water the plants", project=project)
+    reminder = Reminder(task_id=task.id, owner_id=user.id, remind_at=now_utc() + timedelta(days=1))
+    notification = Notification(key=f"test:{token_hex(8)}", user_id=user.id, title="Hello", body="", url="")
+    db.session.add_all([reminder, notification])
+    db.session.commit()
+    return {
+        "task_id": task.id,
+        "project_id": project.id,
+        "reminder_id": reminder.id,
+        "notification_id": notification.id,
+        "token": "not-a-real-token",
+        "name": "no-such-message.eml",
+        "filename": "app.css",
+    }
+
+
+def _ask(app, client, endpoint: str, method: str, arguments: list[str], owner):
+    ids = _fresh_objects_of(owner)
+    with app.test_request_context():
+        url = url_for(endpoint, **{name: ids[name] for name in arguments})
+    # Forms that name another object (moving a task) name the owner's.
+    return client.open(
+        url, method=method, data={"project_id": ids["project_id"]} if method == "POST" else None
+    )
+
+
+def _sent_to_log_in(response) -> bool:
+    return response.status_code in (302, 303) and "/login" in response.headers["Location"]
+
+
+def _allowed(response, access: str, who: str, arguments: list[str]) -> bool:
+    status = response.status_code
+    if access == PUBLIC:
+        return status < 500
+    if who == "visitor":
+        return _sent_to_log_in(response)
+    if access == OWNER and who == "another user":
+        return status == 404
+    bad_token = (404,) if "token" in arguments else ()  # a made-up token: an invalid link
+    return status < 400 or status in REFUSED_FORM + bad_token
+
+
+def test_every_route_has_an_entry(app):
+    assert {endpoint for endpoint, _, _ in _routes(app)} == set(ACCESS)
+
+
+@pytest.mark.parametrize("who", ["visitor", "owner", "another user"])
+def test_each_route_answers_as_its_access_says(app, client, user, other_client, other_user, who):
+    """`user` (Ada) owns what the URLs name; `other_client` is Bob's browser."""
+    client_for = {"owner": client, "another user": other_client, "visitor": app.test_client()}
+    wrong = []
+    for endpoint, method, arguments in _routes(app):
+        response = _ask(app, client_for[who], endpoint, method, arguments, owner=user)
+        if not _allowed(response, ACCESS[endpoint], who, arguments):
+            wrong.append(f"{method} {endpoint} as {who}: {response.status_code}")
+    assert wrong == []
