@@ -393,7 +393,7 @@ def _around_csrf_token(response: Response) -> tuple[bytes, ...]:
 def page_body(page: StoredPage, csrf_token: Callable[[], str]) -> bytes:
     """The stored page, with this browser's CSRF token put back."""
     parts = page.around_csrf_token
-    return csrf_token().encode().join(parts) if len(parts) > 1 else parts[0]
+    return csrf_token().encode().join(parts) if page.holds_csrf_token else parts[0]
 
 
 def page_response(page: StoredPage, csrf_token: Callable[[], str]) -> Response:
@@ -401,15 +401,14 @@ def page_response(page: StoredPage, csrf_token: Callable[[], str]) -> Response:
 
 
 def not_modified(tag: str) -> Response:
-    response = _private(Response(status=304))
+    response = _private(Response(status=304), cache_control=REVALIDATE)
     response.set_etag(tag, weak=True)
-    response.headers["Cache-Control"] = REVALIDATE
     return response
 
 
-def _private(response: Response) -> Response:
+def _private(response: Response, cache_control: str = PRIVATE) -> Response:
     """What a page from the cache answers with: it varies with the cookie (the user) and htmx."""
-    response.headers["Cache-Control"] = PRIVATE
+    response.headers["Cache-Control"] = cache_control
     response.vary.update(CACHED_PAGE_VARY)
     return response
 
@@ -468,7 +467,11 @@ class SessionAndPage:
     @property
     def session_current(self) -> bool:
         """Stored under the user's current generation: nothing changed since."""
-        return self.session is not None and self.session["generation"] == self.generation
+        return (
+            self.generation is not None
+            and self.session is not None
+            and self.session["generation"] == self.generation
+        )
 
 
 def session_and_page(
@@ -499,15 +502,13 @@ def session_and_page(
     pipeline = client.pipeline(transaction=False).mget(keys)
     if view_name:
         pipeline.incr(prefix + stats_key(view_name, "lookup"))
-    epoch, generation, stored, *page = pipeline.execute()[0]
-    current = key = None
-    page = page[0] if page else None
+    epoch, generation, stored, *under_guess = pipeline.execute()[0]
+    current = key = page = None
     if epoch is not None and generation is not None:
         current = _remember(state.generation_seen, user_id, f"{int(epoch)}.{int(generation)}")
         if view_name:
             key = key_under(current)
-            if current != guessed:
-                page = client.get(prefix + key)
+            page = under_guess[0] if current == guessed else client.get(prefix + key)
     loads = _backend(app).serializer.loads
     return SessionAndPage(
         user_id,

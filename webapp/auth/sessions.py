@@ -72,12 +72,14 @@ def end_session(user: User) -> None:
     logout_user()
 
 
+def _others_of(user: User) -> tuple:
+    """The conditions for the user's sessions other than this browser's."""
+    return UserSession.user_id == user.id, UserSession.token_hash != token_hash(user.session_token or "")
+
+
 def end_other_sessions(user: User) -> int:
     """Sign every other browser of this user out; how many there were."""
-    others = delete(UserSession).where(
-        UserSession.user_id == user.id, UserSession.token_hash != token_hash(user.session_token or "")
-    )
-    ended = db.session.execute(others).rowcount
+    ended = db.session.execute(delete(UserSession).where(*_others_of(user))).rowcount
     cache.account_changed(user.id)
     db.session.commit()
     return ended
@@ -85,11 +87,7 @@ def end_other_sessions(user: User) -> int:
 
 def other_sessions(user: User) -> int:
     """How many other browsers are signed in as this user."""
-    count = select(func.count()).where(
-        UserSession.user_id == user.id,
-        UserSession.token_hash != token_hash(user.session_token or ""),
-        UserSession.expires_at > now_utc(),
-    )
+    count = select(func.count()).where(*_others_of(user), UserSession.expires_at > now_utc())
     return db.session.scalar(count)
 
 
