@@ -275,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": f"{redis_server.connection_url}/0",
         "SECRET_KEY": "bench",
+        # Every read is counted, as in production, but none refused: wrk asks far faster than a person.
+        "RATELIMIT_READS": "1000000000 per minute",
     }
     load_before = os.getloadavg()
     try:

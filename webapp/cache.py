@@ -37,6 +37,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from .extensions import cache, db
+from .limits import ReadCounter
 from .responses import wants_fragment
 
 log = logging.getLogger(__name__)
@@ -455,6 +456,12 @@ def cached_session(token_hash: str) -> CachedSession | None:
     return CachedSession(stored["data"], stored["user_id"], valid, generation)
 
 
+@dataclass(frozen=True)
+class ReadsCounted:
+    count: int  # in the current window, this one included
+    reset_at: float  # when the window ends (epoch seconds)
+
+
 @dataclass
 class SessionAndPage:
     user_id: int
@@ -463,6 +470,7 @@ class SessionAndPage:
     page_key: str | None  # the key of the page asked for, under that generation
     page: StoredPage | None  # the page stored there
     lookup_counted: bool  # in the page's statistics
+    reads: ReadsCounted | None = None  # this read, counted against the user's rate limit
 
     @property
     def session_current(self) -> bool:
@@ -475,12 +483,19 @@ class SessionAndPage:
 
 
 def session_and_page(
-    app: Flask, token_hash: str, view_name: str | None, *, fragment: bool, full_path: str
+    app: Flask,
+    token_hash: str,
+    view_name: str | None,
+    *,
+    fragment: bool,
+    full_path: str,
+    read_counter: ReadCounter | None = None,
 ) -> SessionAndPage | None:
     """The stored session, its user's generation and (for a cached view) the page, the lookup
-    counted; None when Redis knows nothing of the session. Raises RedisError.
+    counted, and with `read_counter` the read counted against the user's rate limit; None when
+    Redis knows nothing of the session. Raises RedisError.
 
-    One round trip (an MGET and the count) once this process knows the session's user and the
+    One round trip (an MGET and the counts) once this process knows the session's user and the
     generation it last saw: the page is read under that generation, and used only if it is still
     the current one; otherwise a second read gets it. Not a script: Redis copies a page through
     Lua about 40 times slower than it returns it from MGET."""
@@ -502,7 +517,11 @@ def session_and_page(
     pipeline = client.pipeline(transaction=False).mget(keys)
     if view_name:
         pipeline.incr(prefix + stats_key(view_name, "lookup"))
-    epoch, generation, stored, *under_guess = pipeline.execute()[0]
+    if read_counter:
+        counter_key = read_counter.key(user_id)
+        pipeline.incr(counter_key).expire(counter_key, read_counter.window_seconds, nx=True).ttl(counter_key)
+    replies = pipeline.execute()
+    epoch, generation, stored, *under_guess = replies[0]
     current = key = page = None
     if epoch is not None and generation is not None:
         current = _remember(state.generation_seen, user_id, f"{int(epoch)}.{int(generation)}")
@@ -517,6 +536,7 @@ def session_and_page(
         key,
         loads(page) if page is not None else None,
         lookup_counted=bool(view_name),
+        reads=ReadsCounted(replies[-3], time.time() + max(replies[-1], 0)) if read_counter else None,
     )
 
 

@@ -28,7 +28,7 @@ from werkzeug.http import quote_etag
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request
 
-from . import cache
+from . import cache, limits
 from .auth.services import token_hash
 from .auth.sessions import cached_copy_usable
 from .headers import security_headers
@@ -58,11 +58,17 @@ class ServeCacheHits:
         self._csrf_field = flask_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
         csrf_secret = flask_app.config.get("WTF_CSRF_SECRET_KEY") or flask_app.secret_key
         self._csrf_serializer = URLSafeTimedSerializer(csrf_secret, salt="wtf-csrf-token")
+        self._read_counter = limits.read_counter(flask_app) if limits.limits_enabled(flask_app) else None
+        # With limits on, a hit must be counted; where it cannot be (limits in another store),
+        # every request goes to Flask.
+        self._on = self._session_serializer is not None and (
+            self._read_counter is not None or not limits.limits_enabled(flask_app)
+        )
         self._signed_session = lru_cache(maxsize=COOKIES_REMEMBERED)(self._verify_cookie)
         self._view_at = lru_cache(maxsize=URLS_REMEMBERED)(self._find_view)
 
     def __call__(self, environ: dict, start_response: Callable) -> WsgiAnswer:
-        if environ["REQUEST_METHOD"] == "GET" and self._session_serializer is not None:
+        if environ["REQUEST_METHOD"] == "GET" and self._on:
             answer = self._cached_answer(Request(environ), start_response)
             if answer is not None:
                 return answer
@@ -84,11 +90,16 @@ class ServeCacheHits:
                 name,
                 fragment=fragment_requested(request.headers),
                 full_path=request.full_path,
+                read_counter=self._read_counter,
             )
         except RedisError as error:
             cache.take_down(self.flask_app, error)
             return None
         request.environ[cache.LOOKED_UP_ENVIRON_KEY] = (hashed, found)  # Flask's path uses it, if it serves
+        if found is not None and found.reads is not None:
+            request.environ[limits.READ_COUNTED_ENVIRON_KEY] = True
+            if found.reads.count > self._read_counter.allowed:
+                return None  # Flask answers the limit
         if not self._servable(found, endpoint):
             return None
         if found.page.holds_csrf_token and self._csrf_field not in session:
@@ -97,6 +108,8 @@ class ServeCacheHits:
         headers = [("Cache-Control", cache_control), ("Vary", ", ".join(cache.CACHED_PAGE_VARY))]
         secure = security_headers(over_tls=request.scheme == "https")
         headers += secure
+        if (reads := found.reads) is not None:
+            headers += limits.rate_limit_headers(self._read_counter.allowed, reads.count, reads.reset_at)
         if with_etag:
             tag = cache.etag_for(found.page_key)
             if request.if_none_match.contains_weak(tag):

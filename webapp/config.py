@@ -68,6 +68,7 @@ class Config:
     REMEMBER_DAYS = 30
     PASSWORD_RESET_MINUTES = 60
     RESET_MAILS_PER_HOUR = 3  # to one inbox, whoever asks and from wherever
+    RATELIMIT_RESET_PER_EMAIL = f"{RESET_MAILS_PER_HOUR} per hour"
     # argon2id: RFC 9106's second recommendation (64 MiB, 3 passes, 4 lanes), above OWASP's
     # minimum (19 MiB, 2 passes, 1 lane). Tests lower them; production cannot.
     ARGON2_TIME_COST = 3
@@ -76,7 +77,15 @@ class Config:
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     RATELIMIT_HEADERS_ENABLED = True
-    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # Redis down: the same limits, per process
+    # Per signed-in user, or per client address when anonymous (webapp/limits.py). One limit each.
+    RATELIMIT_READS = os.environ.get("RATELIMIT_READS", "600 per minute")  # pages, lists, searches
+    RATELIMIT_WRITES = os.environ.get("RATELIMIT_WRITES", "60 per minute")
+    RATELIMIT_LOGIN_PER_ADDRESS = "10 per minute"
+    RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "100 per hour"  # whatever the number of addresses
+    RATELIMIT_SIGNUP_PER_ADDRESS = "20 per hour"
+    RATELIMIT_SIGNUP_PER_EMAIL = "3 per hour"
+    RATELIMIT_RESET_PER_ADDRESS = "5 per minute;30 per hour"
     PAGE_SIZE = 50
     NOTIFICATIONS_PAGE_SIZE = 50
 

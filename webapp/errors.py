@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
+from .limits import retry_after_seconds
 from .responses import wants_fragment
 
 MESSAGES = {
@@ -15,7 +16,6 @@ MESSAGES = {
     409: "That conflicts with something that already exists.",
     413: "That was too large. Please send less at once.",
     422: "Some of what you entered is not valid.",
-    429: "Too many requests. Please wait a moment and try again.",
     500: "Something went wrong on our side. Please try again.",
 }
 
@@ -25,6 +25,8 @@ def _render_error(error: HTTPException):
     message = MESSAGES.get(code, error.description)
     if error.description and code in (400, 409, 422) and error.description != type(error).description:
         message = error.description
+    if code == 429:
+        message = f"Too many requests. Please try again in {retry_after_seconds()} s."
     if wants_fragment():
         body = render_template("errors/_message.html", message=message, code=code)
         return body, code, {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML", "Vary": "HX-Request"}

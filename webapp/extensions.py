@@ -7,13 +7,14 @@ from flask import Flask, current_app
 from flask_caching import Cache
 from flask_htmx import HTMX
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from rq import Queue
 from sqlalchemy import MetaData
+
+from .limits import caller, every_route_limits
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -28,7 +29,7 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 cache = Cache()
-limiter = Limiter(key_func=get_remote_address)
+limiter = Limiter(key_func=caller, application_limits=every_route_limits())
 htmx = HTMX()
 
 

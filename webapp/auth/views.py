@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
-from ..extensions import limiter
+from ..limits import limit_per_address, limit_per_email, login_failed
 from ..mail import outbox_message, outbox_messages
 from ..origin import anonymous_form
 from ..responses import after_response, is_safe_path, render, see_other
@@ -38,7 +38,8 @@ def _next_target() -> str | None:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit("20 per hour", methods=["POST"])
+@limit_per_address("RATELIMIT_SIGNUP_PER_ADDRESS")
+@limit_per_email("RATELIMIT_SIGNUP_PER_EMAIL")
 @anonymous_form
 def signup():
     if current_user.is_authenticated:
@@ -63,7 +64,8 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limit_per_address("RATELIMIT_LOGIN_PER_ADDRESS")
+@limit_per_email("RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT", deduct_when=login_failed)
 @anonymous_form
 def login():
     target = _next_target()
@@ -148,7 +150,8 @@ def change_password():
 
 
 @bp.route("/reset", methods=["GET", "POST"])
-@limiter.limit("5 per minute;30 per hour", methods=["POST"])
+@limit_per_address("RATELIMIT_RESET_PER_ADDRESS")
+@limit_per_email("RATELIMIT_RESET_PER_EMAIL")
 @anonymous_form
 def reset_request():
     form = ResetRequestForm()
