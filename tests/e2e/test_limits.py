@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import look, sign_up
+
+pytestmark = pytest.mark.e2e
 
 WRITES_PER_MINUTE = 60
 SPEND_THE_WRITES = """async (count) => {
