@@ -23,6 +23,7 @@ from .support import add_task
 PUBLIC = "public"  # anyone; the URL's token, if any, is the credential
 SIGNED_IN = "signed in"  # any signed-in user, about their own data
 OWNER = "owner"  # only the owner of the task, project, reminder or notification it names
+SCRAPER = "scraper"  # only with METRICS_TOKEN: not there (404) for anyone else
 ACCESS = {
     "static": PUBLIC,
     "auth.signup": PUBLIC,
@@ -63,6 +64,7 @@ ACCESS = {
     "reminders.remove": OWNER,
     "reminders.mark_read": OWNER,
     "reminders.open_notification": OWNER,
+    "metrics.metrics": SCRAPER,
 }
 REFUSED_FORM = (400, 409, 422)  # let in, but an empty post is not a valid form
 
@@ -114,6 +116,8 @@ def _sent_to_log_in(response) -> bool:
 
 def _allowed(response, access: str, who: str, arguments: list[str]) -> bool:
     status = response.status_code
+    if access == SCRAPER:
+        return status == 404
     if access == PUBLIC:
         return status < 500
     if who == "visitor":

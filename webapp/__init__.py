@@ -30,7 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     htmx_extension.init_app(app)
     queues.init_app(app)
 
-    from . import cache, commands, errors, formatting, headers, input_checks, models  # noqa: F401  (models registers the tables)
+    from . import cache, commands, errors, formatting, headers, input_checks, metrics, models  # noqa: F401  (models registers the tables)
     from .auth.views import bp as auth
     from .dashboard.views import bp as dashboard
     from .projects.views import bp as projects
@@ -45,19 +45,22 @@ def create_app(config: dict | None = None) -> Flask:
     input_checks.register(app)
     formatting.register(app)
     commands.register(app)
+    metrics.init_app(app)
     _wrap_wsgi_app(app)
     return app
 
 
 def _wrap_wsgi_app(app: Flask) -> None:
     """Cache hits are answered before Flask; behind a proxy, ProxyFix first restores the client's
-    address and scheme, which both see."""
+    address and scheme, which both see; outermost, every request is counted and timed."""
     from .cache_hits import ServeCacheHits
+    from .metrics import CountRequests
 
     app.wsgi_app = ServeCacheHits(app, app.wsgi_app)
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.wsgi_app = CountRequests(app.wsgi_app)
 
 
 def _tune_sqlite(engine) -> None:

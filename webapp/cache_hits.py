@@ -32,6 +32,7 @@ from . import cache, limits
 from .auth.services import token_hash
 from .auth.sessions import cached_copy_usable
 from .headers import security_headers
+from .metrics import ENDPOINT_ENVIRON_KEY
 from .responses import fragment_requested
 
 # Session entries after which Flask's answer would carry a cookie or a message: Flask answers.
@@ -104,6 +105,7 @@ class ServeCacheHits:
             return None
         if found.page.holds_csrf_token and self._csrf_field not in session:
             return None  # Flask would make the session's CSRF secret first
+        request.environ[ENDPOINT_ENVIRON_KEY] = endpoint
         cache_control = cache.REVALIDATE if with_etag else cache.PRIVATE
         headers = [("Cache-Control", cache_control), ("Vary", ", ".join(cache.CACHED_PAGE_VARY))]
         secure = security_headers(over_tls=request.scheme == "https")

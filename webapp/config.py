@@ -97,6 +97,8 @@ class Config:
     MAIL_RETRY_DELAYS = tuple(
         float(seconds) for seconds in os.environ.get("MAIL_RETRY_DELAYS", "30,120,600,1800,7200").split(",")
     )
+    # A Prometheus scraper sends it as `Authorization: Bearer …` to read /metrics; unset: no access.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN")
     # How many reverse proxies (nginx) stand in front of the app and set X-Forwarded-*.
     PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
 

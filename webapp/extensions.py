@@ -14,7 +14,7 @@ from flask_wtf import CSRFProtect
 from rq import Queue
 from sqlalchemy import MetaData
 
-from .limits import caller, every_route_limits
+from .limits import caller, every_route_limits, note_refusal
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -29,7 +29,7 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 cache = Cache()
-limiter = Limiter(key_func=caller, application_limits=every_route_limits())
+limiter = Limiter(key_func=caller, application_limits=every_route_limits(), on_breach=note_refusal)
 htmx = HTMX()
 
 

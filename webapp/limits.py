@@ -24,7 +24,7 @@ from flask_limiter import ApplicationLimit
 from flask_login import current_user
 from limits import RateLimitItem, parse
 
-from . import extensions  # the module: it imports this one for the key function
+from . import extensions, stats  # extensions: the module, as it imports this one
 
 READ_METHODS = ("GET", "HEAD")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -71,6 +71,10 @@ def every_route_limits() -> list[ApplicationLimit]:
         ),
         ApplicationLimit(_setting("RATELIMIT_WRITES"), scope=WRITES_SCOPE, methods=WRITE_METHODS),
     ]
+
+
+def note_refusal(_breached) -> None:
+    stats.count_rate_limit_refusal(extensions.queues.connection)
 
 
 def login_failed(response) -> bool:

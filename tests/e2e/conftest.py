@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+METRICS_TOKEN = "e2e-scrape-token"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -92,6 +93,7 @@ def live_server(tmp_path_factory, redis_url):
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
         "SCHEDULER_INTERVAL": "5",  # the every-minute sweep starts within 5 s, not 30 s
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
     env.pop("DATABASE_URL", None)
     env.pop("MAIL_URL", None)
