@@ -83,7 +83,7 @@ class Config:
     RATELIMIT_WRITES = os.environ.get("RATELIMIT_WRITES", "60 per minute")
     RATELIMIT_LOGIN_PER_ADDRESS = "10 per minute"
     RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "100 per hour"  # whatever the number of addresses
-    RATELIMIT_SIGNUP_PER_ADDRESS = "20 per hour"
+    RATELIMIT_SIGNUP_PER_ADDRESS = os.environ.get("RATELIMIT_SIGNUP_PER_ADDRESS", "20 per hour")
     RATELIMIT_SIGNUP_PER_EMAIL = "3 per hour"
     RATELIMIT_RESET_PER_ADDRESS = "5 per minute;30 per hour"
     PAGE_SIZE = 50
