@@ -106,7 +106,8 @@ def seed_users(
     from webapp.models import Project, Task, User
     from webapp.reminders.models import Reminder
 
-    later = datetime.now(UTC) + timedelta(days=365)
+    now = datetime.now(UTC)
+    later = now + timedelta(days=365)
     reminded = {count * n // with_reminder for n in range(with_reminder)}
     preferences = {"mail_due_tomorrow": mail_due_tomorrow, "mail_overdue": False, "mail_weekly_digest": False}
     chunk = 5_000
@@ -120,6 +121,7 @@ def seed_users(
                     "password_hash": "-",
                     "display_name": "U",
                     "timezone": timezone,
+                    "email_verified_at": now,  # confirmed: mail about tasks goes to them
                     **preferences,
                 }
                 for n in numbers

@@ -56,6 +56,7 @@ def _insert_users(count: int, prefix: str, password_hash: str) -> list[int]:
                 "email": f"{prefix}{n}@bench.example",
                 "password_hash": password_hash,
                 "display_name": f"Bench {n}",
+                "email_verified_at": START,  # confirmed, as a user who has used the app for a while
             }
             for n in numbers
         ]

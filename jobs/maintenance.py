@@ -1,4 +1,4 @@
-"""Housekeeping: forget expired sessions and reset tokens, and tasks deleted long ago."""
+"""Housekeeping: forget expired sessions and mailed links, and tasks deleted long ago."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from webapp.extensions import db
-from webapp.models import PasswordResetToken, Task, UserSession
+from webapp.models import EmailConfirmation, PasswordResetToken, Task, UserSession
 from webapp.timezones import now_utc
 
 from .appcontext import in_app_context
 
 KEEP_DELETED_TASKS = timedelta(days=30)
+# An expired confirmation link still offers to send a new one for this long.
+KEEP_EXPIRED_CONFIRMATIONS = timedelta(days=30)
 
 
 @in_app_context
@@ -22,6 +24,9 @@ def purge_expired_records() -> dict[str, int]:
         "sessions": db.session.execute(delete(UserSession).where(UserSession.expires_at < now)).rowcount,
         "reset_tokens": db.session.execute(
             delete(PasswordResetToken).where(PasswordResetToken.expires_at < now)
+        ).rowcount,
+        "confirmation_links": db.session.execute(
+            delete(EmailConfirmation).where(EmailConfirmation.expires_at < now - KEEP_EXPIRED_CONFIRMATIONS)
         ).rowcount,
         "tasks": db.session.execute(delete(Task).where(Task.deleted_at < now - KEEP_DELETED_TASKS)).rowcount,
     }

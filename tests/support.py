@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
-from webapp.auth.services import create_account
+from webapp.auth.services import confirm_address, create_account
 from webapp.extensions import db
 from webapp.mail import message_id_for
 from webapp.models import Project, Tag, Task, User
@@ -66,8 +66,13 @@ def ask_for_reset(client, email: str):
 # --- reminders and mail ---------------------------------------------------------------------
 
 
-def make_user(email: str = "ada@example.com", timezone: str = "Europe/London", **preferences):
+def make_user(
+    email: str = "ada@example.com", timezone: str = "Europe/London", *, confirmed=True, **preferences
+):
+    """A user made straight in the database, their address confirmed unless asked otherwise."""
     user = create_account(email, PASSWORD, email.split("@")[0].capitalize(), timezone)
+    if confirmed:
+        confirm_address(user)
     for name, value in preferences.items():
         setattr(user, name, value)
     db.session.commit()

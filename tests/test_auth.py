@@ -15,6 +15,7 @@ from tests.support import RESET_SENT, ask_for_reset, copy_of_browser, page_witho
 from webapp.auth import services
 from webapp.extensions import db
 from webapp.models import PasswordResetToken, Project, User, UserSession
+from webapp.reminders.kinds import MailKind
 from webapp.reminders.models import Delivery
 from webapp.timezones import now_utc
 
@@ -68,15 +69,18 @@ def _signup(client, **fields):
 # --- sign-up ---------------------------------------------------------------------------------
 
 
-def test_signing_up_logs_the_new_user_in_and_gives_them_an_inbox(client, auth):
+def test_signing_up_makes_an_unconfirmed_account_with_an_inbox_and_asks_to_check_the_inbox(client, auth):
     response = auth.signup()
     assert response.status_code == 303
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/signup/check-inbox"
     [user] = _users()
     assert (user.email, user.display_name, user.timezone) == ("ada@example.com", "Ada", "Europe/London")
+    assert user.email_verified_at is None
     inbox = db.session.scalar(select(Project).where(Project.owner_id == user.id, Project.is_inbox.is_(True)))
     assert inbox is not None and inbox.name == "Inbox"
-    assert _is_logged_in(client)
+    assert "Check your inbox to confirm your address" in _text(client.get(response.headers["Location"]))
+    assert not _is_logged_in(client)  # the same answer as for an address that has an account
+    assert auth.login().status_code == 303  # but the new account can log in before confirming
 
 
 def test_signup_page_offers_every_time_zone_with_the_browser_zone_preselectable(client):
@@ -87,12 +91,11 @@ def test_signup_page_offers_every_time_zone_with_the_browser_zone_preselectable(
     assert '<label for="email">' in page and '<label for="confirm">' in page
 
 
-def test_signing_up_with_an_existing_email_in_another_case_is_refused_with_409(client, auth):
+def test_signing_up_again_with_an_address_in_another_case_makes_no_second_account(client, auth):
     auth.signup()
-    auth.logout()
     response = auth.signup(email="  ADA@Example.COM ", display_name="Impostor")
-    assert response.status_code == 409
-    assert "An account with this e-mail address already exists" in _text(response)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/signup/check-inbox"
     assert [u.display_name for u in _users()] == ["Ada"]
     assert db.session.scalar(select(func.count()).select_from(Project)) == 1
 
@@ -427,7 +430,8 @@ def test_reset_request_sends_mail_from_a_job_not_from_the_request(app, client, u
     ask_for_reset(client, "nobody@example.com")
     ask_for_reset(client, "ADA@example.com")
     assert _outbox_files(app) == []
-    assert db.session.scalars(select(Delivery.user_id)).all() == [user.id]
+    resets = select(Delivery.user_id).where(Delivery.kind == MailKind.PASSWORD_RESET.value)
+    assert db.session.scalars(resets).all() == [user.id]
 
     run_jobs()
 

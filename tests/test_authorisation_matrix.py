@@ -30,6 +30,10 @@ ACCESS = {
     "auth.login": PUBLIC,
     "auth.reset_request": PUBLIC,
     "auth.reset_confirm": PUBLIC,
+    "auth.check_inbox": PUBLIC,
+    "auth.confirm_email": PUBLIC,
+    "auth.new_confirmation_link": PUBLIC,
+    "auth.email_confirmed": PUBLIC,
     "reminders.unsubscribe": PUBLIC,
     "reminders.unsubscribe_one_click": PUBLIC,
     "auth.outbox": PUBLIC,  # development only: the mails the app would have sent
@@ -38,6 +42,7 @@ ACCESS = {
     "auth.profile": SIGNED_IN,
     "auth.change_password": SIGNED_IN,
     "auth.end_others": SIGNED_IN,
+    "auth.send_confirmation_again": SIGNED_IN,
     "dashboard.home": SIGNED_IN,
     "projects.index": SIGNED_IN,
     "projects.create": SIGNED_IN,

@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter, Rule
 
+from webapp.auth.addresses import issue_confirmation_token
 from webapp.auth.services import issue_reset_token
 from webapp.cache import account_changed
 from webapp.extensions import db
@@ -173,10 +174,12 @@ def _real_cursors(tasks: list[Task]) -> list[str]:
 
 def _seed(client) -> dict:
     """Ada, signed in with the client, with projects, tasks at the ends of the calendar, tags,
-    reminders (one years after its task is due), notifications and a live reset link; Bob, whose
-    ids Ada must not reach. The ids come Ada's own live object first."""
+    reminders (one years after its task is due), notifications, a live reset link and a live
+    confirmation link (her address is not confirmed yet); Bob, whose ids Ada must not reach. The
+    ids come Ada's own live object first."""
     signup = {"email": "ada@example.com", "password": PASSWORD, "confirm": PASSWORD, "display_name": "Ada"}
     assert client.post("/signup", data={**signup, "timezone": "Europe/London"}).status_code == 303
+    assert client.post("/login", data={"email": "ada@example.com", "password": PASSWORD}).status_code == 303
     ada = db.session.scalar(select(User).filter_by(email="ada@example.com"))
     bob = make_user("bob@example.com", "UTC")
     work = Project(owner_id=ada.id, name="Work")
@@ -205,6 +208,7 @@ def _seed(client) -> dict:
     ]
     db.session.add_all(reminders + notifications)
     reset_token, _ = issue_reset_token(ada, "password_reset:seed")
+    confirmation_token, _ = issue_confirmation_token(ada, "email_confirmation:seed", ada.email)
     db.session.commit()
     return {
         "ada": ada.id,
@@ -214,7 +218,8 @@ def _seed(client) -> dict:
             "reminder_id": [reminder.id for reminder in reminders],
             "notification_id": [notification.id for notification in notifications],
         },
-        "tokens": [reset_token] + [unsubscribe_token(user.id, kind) for user in (ada, bob) for kind in KINDS],
+        "tokens": [reset_token, confirmation_token]
+        + [unsubscribe_token(user.id, kind) for user in (ada, bob) for kind in KINDS],
         "cursors": _real_cursors(tasks),
         "session": client.get_cookie("session").value,
     }

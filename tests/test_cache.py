@@ -144,9 +144,10 @@ def test_a_cached_page_carries_the_csrf_token_of_the_browser_reading_it(csrf_app
 
 
 def _sign_up(client) -> None:
-    """Signing up needs no token (see test_a_login_from_this_site_needs_no_token)."""
+    """Sign up and log in: neither needs a token (see test_a_login_from_this_site_needs_no_token)."""
     data = {"email": "ada@example.com", "password": PASSWORD, "confirm": PASSWORD}
     assert client.post("/signup", data=data | {"display_name": "Ada", "timezone": "UTC"}).status_code == 303
+    _log_in(client)
 
 
 def _log_in(client) -> None:

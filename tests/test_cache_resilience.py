@@ -152,7 +152,7 @@ def _until_served_from_the_cache(client, url: str) -> None:
 
 @pytest.fixture
 def ada(own_redis, app, client):
-    AuthActions(client).signup()
+    AuthActions(client).join()
     for _ in range(3):
         client.get("/tasks")
     return own_redis

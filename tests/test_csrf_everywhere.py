@@ -18,6 +18,8 @@ WITHOUT_TOKEN = {
     "auth.login": "its origin (webapp/origin.py)",
     "auth.signup": "its origin",
     "auth.reset_request": "its origin",
+    "auth.confirm_email": "its origin, and the secret token in its URL (a visitor follows a mailed link)",
+    "auth.new_confirmation_link": "its origin, and the token of the mailed link in its URL",
     "reminders.unsubscribe_one_click": "the signed token in its URL (RFC 8058: mail clients post it)",
 }
 ORIGIN_CHECKED = {endpoint for endpoint, why in WITHOUT_TOKEN.items() if "origin" in why}
@@ -37,7 +39,7 @@ def _write_routes(app) -> list[tuple[str, str, str]]:
 
 def _other_browsers_token(app) -> str:
     other = app.test_client()
-    AuthActions(other).signup(email="mallory@example.com", display_name="Mallory", timezone="UTC")
+    AuthActions(other).join(email="mallory@example.com", display_name="Mallory", timezone="UTC")
     return re.search(r'name="csrf_token" value="([^"]+)"', page_text(other.get("/tasks"))).group(1)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from jobs.schedule import PERIODIC_JOBS, register_periodic_jobs
 from webapp.extensions import db, queues
-from webapp.models import PasswordResetToken, Task, UserSession
+from webapp.models import EmailConfirmation, PasswordResetToken, Task, UserSession
 from webapp.projects.services import ensure_inbox
 from webapp.timezones import now_utc
 
@@ -28,6 +28,12 @@ def test_housekeeping_forgets_expired_sessions_and_long_deleted_tasks_only(app, 
         [
             UserSession(token_hash="e" * 64, user_id=user.id, expires_at=now - timedelta(minutes=1)),
             PasswordResetToken(token_hash="r" * 64, user_id=user.id, expires_at=now - timedelta(minutes=1)),
+            EmailConfirmation(
+                token_hash="c" * 64, user_id=user.id, email=user.email, expires_at=now - timedelta(days=31)
+            ),
+            EmailConfirmation(
+                token_hash="d" * 64, user_id=user.id, email=user.email, expires_at=now - timedelta(days=1)
+            ),
             Task(
                 owner_id=user.id,
                 project_id=inbox.id,
@@ -55,3 +61,6 @@ def test_housekeeping_forgets_expired_sessions_and_long_deleted_tasks_only(app, 
     assert db.session.scalars(select(Task.title).order_by(Task.title)).all() == ["deleted yesterday", "live"]
     assert db.session.scalar(select(func.count()).select_from(UserSession)) == live_sessions
     assert db.session.scalar(select(func.count()).select_from(PasswordResetToken)) == 0
+    assert db.session.scalars(select(EmailConfirmation.token_hash)).all() == [
+        "d" * 64
+    ]  # still offers a new link

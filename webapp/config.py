@@ -69,6 +69,9 @@ class Config:
     PASSWORD_RESET_MINUTES = 60
     RESET_MAILS_PER_HOUR = 3  # to one inbox, whoever asks and from wherever
     RATELIMIT_RESET_PER_EMAIL = f"{RESET_MAILS_PER_HOUR} per hour"
+    EMAIL_CONFIRM_HOURS = 48  # how long a link that confirms an address works
+    CONFIRM_MAILS_PER_HOUR = 3  # confirmation links to one inbox, however they are asked for
+    SIGNUP_NOTICES_PER_HOUR = 3  # "someone tried to sign up with your address" to one inbox
     # argon2id: RFC 9106's second recommendation (64 MiB, 3 passes, 4 lanes), above OWASP's
     # minimum (19 MiB, 2 passes, 1 lane). Tests lower them; production cannot.
     ARGON2_TIME_COST = 3

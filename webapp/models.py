@@ -86,6 +86,9 @@ class User(UserMixin, db.Model):
     # The user's local date whose scheduled mails were planned: the sweep plans each day once.
     due_tomorrow_planned_on: Mapped[date | None] = mapped_column(Date)
     digest_planned_on: Mapped[date | None] = mapped_column(Date)  # Monday of the planned week
+    # When the owner of the address followed a confirmation link (or a reset link: that came by
+    # mail too). Until then no mail about tasks goes to the address (ADDRESS_CONFIRMED).
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Set by the session loader: the server-side session this request belongs to.
     session_token = None
@@ -93,6 +96,10 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str | None:
         """Flask-Login stores this in its cookies: the server-side session, never the user id."""
         return self.session_token
+
+
+# Mail about tasks goes only to users whose address is confirmed.
+ADDRESS_CONFIRMED = User.email_verified_at.is_not(None)
 
 
 class UserSession(db.Model):
@@ -109,15 +116,27 @@ class UserSession(db.Model):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-class PasswordResetToken(db.Model):
-    __tablename__ = "password_reset_tokens"
+class MailedToken:
+    """The secret of a link sent by mail (webapp/auth/tokens.py): only its SHA-256 is kept; it
+    works once, until it expires."""
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship()
+
+class PasswordResetToken(MailedToken, db.Model):
+    __tablename__ = "password_reset_tokens"
+
+
+class EmailConfirmation(MailedToken, db.Model):
+    """A link that confirms `email` is its user's: it confirms nothing once the user's address
+    is another one."""
+
+    __tablename__ = "email_confirmations"
+
+    email: Mapped[str] = mapped_column(String(254))
 
 
 class Project(db.Model):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import json
 import secrets
 import string
 from collections.abc import Mapping
@@ -15,7 +13,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..cache import account_changed
@@ -26,6 +24,8 @@ from ..reminders.dispatch import request_hand_out
 from ..reminders.kinds import SWITCHABLE, MailKind
 from ..reminders.models import Delivery
 from ..timezones import local_today, monday_of, now_utc
+from . import tokens
+from .tokens import token_hash as token_hash  # where sessions and the cache shortcut take it from
 
 # The User columns that switch mails on or off (profile and unsubscribe links).
 MAIL_PREFERENCES = tuple(kind.preference for kind in SWITCHABLE)
@@ -89,14 +89,13 @@ def user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def create_account(email: str, password: str, display_name: str, timezone: str) -> User:
-    """A new user with their Inbox, committed together. Raises EmailTaken."""
+def add_account(email: str, password_hash: str, display_name: str, timezone: str) -> User:
+    """A new user with their Inbox, not committed yet, their address not confirmed. Raises
+    EmailTaken (the session rolled back) when the address has an account."""
     email = normalize_email(email)
-    if user_by_email(email) is not None:
-        raise EmailTaken(email)
     user = User(
         email=email,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         display_name=display_name.strip(),
         timezone=timezone,
         # The first weekly digest comes next Monday, not for a week before the account existed.
@@ -105,12 +104,26 @@ def create_account(email: str, password: str, display_name: str, timezone: str) 
     db.session.add(user)
     try:
         db.session.flush()
-        ensure_inbox(user)
-        db.session.commit()
-    except IntegrityError as error:  # a concurrent sign-up with the same address won the race
+    except IntegrityError as error:  # the unique index: the address has an account
         db.session.rollback()
         raise EmailTaken(email) from error
+    ensure_inbox(user)
     return user
+
+
+def create_account(email: str, password: str, display_name: str, timezone: str) -> User:
+    """A new user with their Inbox, committed together. Raises EmailTaken."""
+    user = add_account(email, hash_password(password), display_name, timezone)
+    db.session.commit()
+    return user
+
+
+def confirm_address(user: User) -> None:
+    """The user's address is shown to be theirs: mail about their tasks may go to it (caller
+    commits)."""
+    if user.email_verified_at is None:
+        user.email_verified_at = now_utc()
+        account_changed(user.id)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -150,15 +163,7 @@ def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
     account_changed(user.id)
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
-    _end_unused_reset_tokens(user)
-
-
-def _end_unused_reset_tokens(user: User) -> None:
-    db.session.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=now_utc())
-    )
+    tokens.end_unused(PasswordResetToken, user)
 
 
 def change_password(user: User, new_password: str) -> None:
@@ -167,99 +172,63 @@ def change_password(user: User, new_password: str) -> None:
     db.session.commit()
 
 
-def token_hash(token: str) -> str:
-    """What we store of a secret token (sessions, reset links): its SHA-256."""
-    return hashlib.sha256(token.encode()).hexdigest()
+def plan_account_mail(user: User, kind: MailKind, per_hour: int, **payload) -> bool:
+    """Plan a mail about the account (a reset, a confirmation link, a sign-up notice) unless
+    `per_hour` of its kind already went to this user in the last hour; the caller commits and
+    asks for it to be handed out. Each is its own mail (its own key, so its own link).
+
+    A delivery row is written: the mail goes out through the delivery pipeline, with its
+    retries, so a mail server that is down delays the mail instead of losing it, and Redis
+    being down only delays it to the next sweep."""
+    recent = select(func.count()).where(
+        Delivery.user_id == user.id,
+        Delivery.kind == kind.value,
+        Delivery.created_at > now_utc() - timedelta(hours=1),
+    )
+    if db.session.scalar(recent) >= per_hour:
+        return False
+    key = f"{kind.value}:{user.id}:{secrets.token_hex(8)}"
+    db.session.add(Delivery(key=key, user_id=user.id, kind=kind.value, payload=json.dumps(payload)))
+    return True
 
 
 def request_password_reset(email: str) -> None:
     """Plan a reset mail for the account with this address, if there is one, and ask a worker
     to send it now.
 
-    A delivery row is written: the mail goes out through the delivery pipeline, with its
-    retries, so a mail server that is down delays the mail instead of losing it, and Redis
-    being down only delays it to the next sweep. Each request is its own mail (its own key, so
-    its own link).
-
     At most RESET_MAILS_PER_HOUR go to one inbox, however many addresses ask: the answer to the
     form is the same either way."""
     user = user_by_email(email)
-    if user is None or _reset_mails_in_the_last_hour(user) >= current_app.config["RESET_MAILS_PER_HOUR"]:
+    if user is None:
         return
-    key = f"{MailKind.PASSWORD_RESET.value}:{user.id}:{secrets.token_hex(8)}"
-    db.session.add(Delivery(key=key, user_id=user.id, kind=MailKind.PASSWORD_RESET.value, payload="{}"))
-    db.session.commit()
-    request_hand_out()
-
-
-def _reset_mails_in_the_last_hour(user: User) -> int:
-    recent = select(func.count()).where(
-        Delivery.user_id == user.id,
-        Delivery.kind == MailKind.PASSWORD_RESET.value,
-        Delivery.created_at > now_utc() - timedelta(hours=1),
-    )
-    return db.session.scalar(recent)
-
-
-def reset_token_for(delivery_key: str) -> str:
-    """The secret token of the reset mail with this key: derived, never stored, so a retried or
-    re-composed mail carries the same link, and only its hash is in the database."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(secret, f"password-reset:{delivery_key}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    if plan_account_mail(user, MailKind.PASSWORD_RESET, current_app.config["RESET_MAILS_PER_HOUR"]):
+        db.session.commit()
+        request_hand_out()
 
 
 def issue_reset_token(user: User, delivery_key: str) -> tuple[str, int]:
-    """The token for this reset mail, valid for PASSWORD_RESET_MINUTES from now (caller commits).
-
-    Composing the mail again (a retry) renews an unused token rather than adding another. A new
-    token ends the user's earlier unused ones: only the newest reset link works."""
-    token = reset_token_for(delivery_key)
+    """The token for this reset mail, valid for PASSWORD_RESET_MINUTES from now, and those
+    minutes (caller commits). Only the newest reset link works."""
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
-    expires_at = now_utc() + timedelta(minutes=minutes)
-    hashed = token_hash(token)
-    row = db.session.get(PasswordResetToken, hashed)
-    if row is None:
-        _end_unused_reset_tokens(user)
-        db.session.add(PasswordResetToken(token_hash=hashed, user_id=user.id, expires_at=expires_at))
-    elif row.used_at is None:
-        row.expires_at = expires_at
+    lifetime = timedelta(minutes=minutes)
+    token = tokens.issue(PasswordResetToken, "password-reset", user, delivery_key, lifetime, only_newest=True)
     return token, minutes
 
 
 def valid_reset_token(token: str) -> PasswordResetToken | None:
     """The unused, unexpired reset token, or None."""
-    if not token or len(token) > 128:
-        return None
-    row = db.session.get(PasswordResetToken, token_hash(token))
-    if row is None or row.used_at is not None or row.expires_at <= now_utc():
-        return None
-    return row
+    row = tokens.find(PasswordResetToken, token)
+    return row if tokens.usable(row) else None
 
 
 def reset_password(token: str, new_password: str) -> User | None:
     """Use the token and set the password in one transaction; None when the token is not valid.
-
-    The conditional UPDATE claims the token, so two concurrent uses cannot both succeed.
-    """
-    now = now_utc()
-    hashed = token_hash(token)
-    claimed = db.session.execute(
-        update(PasswordResetToken)
-        .where(
-            PasswordResetToken.token_hash == hashed,
-            PasswordResetToken.used_at.is_(None),
-            PasswordResetToken.expires_at > now,
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
-        db.session.rollback()
+    The link came by mail, so following it also confirms the address."""
+    row = tokens.use(PasswordResetToken, token)
+    if row is None:
         return None
-    user = db.session.scalar(
-        select(User).join(PasswordResetToken).where(PasswordResetToken.token_hash == hashed)
-    )
+    user = db.session.get(User, row.user_id)
     _set_password(user, new_password)
+    confirm_address(user)
     db.session.commit()
     return user

@@ -25,7 +25,7 @@ from ..extensions import db, login_manager
 from ..models import User, UserSession
 from ..responses import is_safe_path, wants_fragment
 from ..timezones import now_utc
-from .services import token_hash
+from .tokens import token_hash
 
 SLIDE_EVERY = timedelta(minutes=5)
 # Kept out of the cached user: the password hash never goes to Redis, and the columns the sweep

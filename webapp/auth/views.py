@@ -13,8 +13,10 @@ from markupsafe import Markup, escape
 from ..limits import limit_per_address, limit_per_email, login_failed
 from ..mail import outbox_message, outbox_messages
 from ..origin import anonymous_form
-from ..responses import after_response, is_safe_path, render, see_other
-from . import services
+from ..reminders.dispatch import request_hand_out
+from ..responses import after_response, is_safe_path, render, safe_back, see_other, wants_fragment
+from . import addresses, services
+from .addresses import LinkState
 from .forms import ChangePasswordForm, LoginForm, ProfileForm, ResetPasswordForm, ResetRequestForm, SignupForm
 from .sessions import (
     current_session_remembered,
@@ -30,6 +32,14 @@ INVALID = 422
 LOGIN_FAILED = "That e-mail and password do not match an account. Please try again."
 RESET_SENT = "If an account exists for that address, we have sent a link to reset the password."
 RESET_LINK_INVALID = "This link has expired or was already used."
+LINK_SENT = "We sent a new link to {email}. It can take a minute to arrive."
+LINKS_ENOUGH = "We have sent several links in the last hour: please use the newest one, or try again later."
+ADDRESS_CONFIRMED = "Your address is confirmed."
+# What a confirmation link that cannot confirm says, and answers.
+CONFIRM_LINK_PROBLEM = {
+    LinkState.EXPIRED: ("This link has expired.", 410),
+    LinkState.UNKNOWN: ("This link does not work: it may have been copied incompletely.", 404),
+}
 
 
 def _next_target() -> str | None:
@@ -45,22 +55,70 @@ def signup():
     if current_user.is_authenticated:
         return see_other(url_for("dashboard.home"))
     form = SignupForm()
-    status = 200
     if form.validate_on_submit():
-        try:
-            user = services.create_account(
-                form.email.data, form.password.data, form.display_name.data, form.timezone.data
-            )
-        except services.EmailTaken:
-            form.email.errors.append("An account with this e-mail address already exists. Log in instead?")
-            status = 409
-        else:
-            start_session(user)
-            flash(f"Welcome to Tasklane, {user.display_name}!", "success")
-            return see_other(url_for("dashboard.home"))
-    elif form.is_submitted():
-        status = INVALID
+        # A new address and one that has an account get the same answer, after the same work
+        # (a password hash, one mail planned): nobody learns which addresses have an account.
+        addresses.sign_up(form.email.data, form.password.data, form.display_name.data, form.timezone.data)
+        return after_response(see_other(url_for("auth.check_inbox")), request_hand_out)
+    status = INVALID if form.is_submitted() else 200
     return render("auth/signup.html", "auth/_signup_form.html", form=form, status=status)
+
+
+@bp.get("/signup/check-inbox")
+def check_inbox():
+    return render("auth/check_inbox.html")
+
+
+@bp.route("/email/confirm/<token>", methods=["GET", "POST"])
+@anonymous_form
+def confirm_email(token: str):
+    """The link in the confirmation mail shows a button: an address is confirmed by its owner
+    pressing it, not by a mail scanner that opens every link."""
+    if request.method == "POST" and addresses.confirm_with(token):
+        return see_other(url_for("auth.email_confirmed"))
+    state = addresses.link_state(token)
+    if state is LinkState.USABLE:
+        return render("auth/confirm_email.html", token=token)
+    if state is LinkState.CONFIRMED:
+        return render("auth/email_confirmed.html", already=True)
+    return _link_problem(state, token)
+
+
+def _link_problem(state: LinkState, token: str):
+    message, status = CONFIRM_LINK_PROBLEM[state]
+    return render("auth/confirm_problem.html", message=message, token=token, state=state, status=status)
+
+
+@bp.post("/email/confirm/<token>/new-link")
+@anonymous_form
+def new_confirmation_link(token: str):
+    """From the page of an expired link: a new link to the same address."""
+    if not addresses.send_new_link(token):
+        return _link_problem(LinkState.UNKNOWN, token)
+    return after_response(see_other(url_for("auth.check_inbox")), request_hand_out)
+
+
+@bp.get("/email/confirmed")
+def email_confirmed():
+    return render("auth/email_confirmed.html", already=False)
+
+
+@bp.post("/email/send-again")
+@login_required
+def send_confirmation_again():
+    """The banner's "Send again", for a signed-in user whose address is not confirmed yet."""
+    user = current_user._get_current_object()
+    sent = addresses.send_confirmation_again(user)
+    if sent:
+        message = LINK_SENT.format(email=user.email)
+    else:
+        message = LINKS_ENOUGH if user.email_verified_at is None else ADDRESS_CONFIRMED
+    if wants_fragment():
+        response = render("auth/_confirm_banner.html", sent_message=message)
+    else:
+        flash(message, "success" if sent else "info")
+        response = see_other(safe_back(url_for("dashboard.home")))
+    return after_response(response, request_hand_out) if sent else response
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -18,6 +18,7 @@ from email.message import Message
 from flask import current_app, render_template
 from sqlalchemy import select
 
+from ..auth.addresses import issue_confirmation_token
 from ..auth.services import issue_reset_token
 from ..extensions import db
 from ..links import absolute_url
@@ -29,7 +30,8 @@ from .models import Delivery
 from .unsubscribe import unsubscribe_url
 
 DIGEST_OPEN_SHOWN = 10
-WITH_HTML = {MailKind.PASSWORD_RESET}  # these have a mail/<kind>.html part besides the text
+# These have a mail/<kind>.html part besides the text: mail about the account, with its link.
+WITH_HTML = {MailKind.PASSWORD_RESET, MailKind.EMAIL_CONFIRMATION, MailKind.SIGNUP_ATTEMPT}
 
 
 @dataclass
@@ -142,12 +144,31 @@ def _password_reset(payload: dict, user: User, delivery: Delivery, batch: Batch)
     )
 
 
+def _email_confirmation(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft | None:
+    if user.email_verified_at is not None or payload["email"] != user.email:
+        return None  # confirmed meanwhile, or no longer the user's address
+    token, hours = issue_confirmation_token(user, delivery.key, payload["email"])
+    return Draft(
+        "Confirm your address for Tasklane",
+        {"link": absolute_url("auth.confirm_email", token=token), "hours": hours},
+    )
+
+
+def _signup_attempt(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft:
+    return Draft(
+        "Someone tried to sign up with your address",
+        {"login": absolute_url("auth.login"), "reset": absolute_url("auth.reset_request")},
+    )
+
+
 COMPOSERS: dict[MailKind, Composer] = {
     MailKind.REMINDER: _reminder,
     MailKind.DUE_TOMORROW: _due_tomorrow,
     MailKind.OVERDUE: _overdue,
     MailKind.WEEKLY_DIGEST: _weekly_digest,
     MailKind.PASSWORD_RESET: _password_reset,
+    MailKind.EMAIL_CONFIRMATION: _email_confirmation,
+    MailKind.SIGNUP_ATTEMPT: _signup_attempt,
 }
 
 
@@ -167,8 +188,11 @@ def compile_templates() -> None:
 
 
 def compose(delivery: Delivery, user: User, batch: Batch) -> Message | None:
-    """The message for one delivery, or None when there is nothing left to say."""
+    """The message for one delivery, or None when there is nothing left to say (or nobody has
+    shown the address to be theirs, and the mail is about tasks)."""
     kind = MailKind(delivery.kind)
+    if kind.needs_confirmed_address and user.email_verified_at is None:
+        return None
     draft = COMPOSERS[kind](json.loads(delivery.payload), user, delivery, batch)
     if draft is None:
         return None

@@ -10,6 +10,8 @@ Leasing hands pending deliveries to send jobs in batches; a lease that runs out 
 a Redis restart, a lost job) makes the delivery available to the next sweep again.
 Users' daily and weekly mails are claimed and planned a batch at a time, each batch handed out
 to send jobs at once, so the first mails of a 09:00 flood go out while the rest is planned.
+Mail goes only to users who want it and whose address is confirmed (`_wants`); an unconfirmed
+user's reminders still show in the app.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs import PLANNING_QUEUE
@@ -32,7 +34,7 @@ from jobs import PLANNING_QUEUE
 from ..cache import notifications_changed
 from ..extensions import db, queues
 from ..links import site_path
-from ..models import TASK_OPEN, Task, User
+from ..models import ADDRESS_CONFIRMED, TASK_OPEN, Task, User
 from ..timezones import local_day_bounds, local_to_utc, monday_of, now_utc, to_local
 from .kinds import BULK, URGENT, MailKind
 from .models import Delivery, DeliveryState, Notification, Reminder, ReminderState
@@ -88,8 +90,10 @@ def _notification(key: str, user_id: int, title: str, url: str, body: str = "") 
 
 
 def _wants(kind: MailKind):
-    """Users who have not switched this kind of mail off."""
-    return getattr(User, kind.preference).is_(True)
+    """Users to mail this kind of mail: they have not switched it off, and their address is
+    confirmed. Two columns of the user's row, read where the row is read anyway: the sweeps pick
+    users by zone (its index) or by id, and no plan changes."""
+    return and_(getattr(User, kind.preference).is_(True), ADDRESS_CONFIRMED)
 
 
 def _chosen(query, name: str):
@@ -129,7 +133,7 @@ def claim_due_reminders(now: datetime, batch: int) -> int:
     deliveries, notifications = [], []
     for row in claimed:
         key = f"reminder:{row.id}"
-        if row.owner_id in mailed:  # switched off, a reminder still shows in the app
+        if row.owner_id in mailed:  # switched off or unconfirmed, a reminder still shows in the app
             deliveries.append(_delivery(key, row.owner_id, MailKind.REMINDER, task_id=row.task_id))
         title = f"Reminder: {titles.get(row.task_id, 'a task')}"
         notifications.append(

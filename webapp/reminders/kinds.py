@@ -4,6 +4,10 @@ Each kind names the User column that switches it off (None: it cannot be switche
 label the profile shows, what unsubscribing from it stops, and whether it is urgent: urgent mail
 (a reminder the user set, a password reset) goes out ahead of bulk mail (daily, overdue, digest).
 The profile form, the unsubscribe links, delivery and the tests all read this one table.
+
+Mail about tasks goes only to a confirmed address; mail about the account itself (a reset, the
+confirmation link, "someone tried to sign up with your address") is what an unconfirmed address
+gets, and cannot be switched off.
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ class MailKind(enum.StrEnum):
         False,
     )
     PASSWORD_RESET = ("password_reset", None, "", "password-reset e-mails", True)
+    EMAIL_CONFIRMATION = ("email_confirmation", None, "", "address-confirmation e-mails", True)
+    SIGNUP_ATTEMPT = ("signup_attempt", None, "", "e-mails about sign-ups with your address", True)
+
+    @property
+    def needs_confirmed_address(self) -> bool:
+        return self.preference is not None
 
 
 SWITCHABLE = tuple(kind for kind in MailKind if kind.preference is not None)
