@@ -175,14 +175,51 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def sign_up(page, email: str, name: str = "Grace", password: str = PASSWORD) -> None:
+CONFIRM_SUBJECT = "Confirm your address for Tasklane"
+
+
+def start_sign_up(page, email: str, name: str = "Grace", password: str = PASSWORD) -> None:
+    """Fill in and send the sign-up form: it answers "check your inbox"."""
     page.goto("/signup")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_label("Repeat the password").fill(password)
     page.get_by_label("Your name").fill(name)
     page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(re.compile(r"/signup/check-inbox$"))
+
+
+def sign_up(page, email: str, name: str = "Grace", password: str = PASSWORD) -> None:
+    """Sign up, confirm the address by the link in the mail the worker sent, and log in: where a
+    new user is once they have read their mail."""
+    start_sign_up(page, email, name, password)
+    open_mail(page, email, CONFIRM_SUBJECT)
+    page.locator("main a[href*='/email/confirm/']").click()
+    page.get_by_role("button", name="Confirm my address").click()
+    page.wait_for_url(re.compile(r"/email/confirmed$"))
+    log_in(page, email, password)
     page.wait_for_url(re.compile(r"/$"))
+
+
+def log_in(page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def open_mail(page, address: str, subject: str, timeout: float = 30) -> None:
+    """Mail is sent by the real RQ worker: poll the outbox page until a mail to `address` with
+    `subject` is there, then open the newest."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page.goto("/outbox")
+        row = page.locator("tr", has_text=address).filter(has_text=subject)
+        if row.count():
+            row.first.get_by_role("link", name=subject).click()
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"no mail “{subject}” to {address} reached the outbox within {timeout} s")
 
 
 def look(page, name: str) -> None:

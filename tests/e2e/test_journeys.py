@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import add_task, look, sign_up
+from tests.e2e.conftest import add_task, log_in, look, open_mail, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +83,7 @@ def test_password_reset_through_the_mail_in_the_outbox(page, live_server):
     expect(page.locator("main")).to_contain_text("If an account exists for that address")
     look(page, "reset-requested")
 
-    _open_newest_mail_to(page, "ada@example.com")
+    open_mail(page, "ada@example.com", "Reset your Tasklane password")
     look(page, "outbox-message")
     page.locator("main a[href*='/reset/']").click()
     page.get_by_label("New password", exact=True).fill("a brand new passphrase")
@@ -95,9 +94,9 @@ def test_password_reset_through_the_mail_in_the_outbox(page, live_server):
 
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(re.compile(r"/login$"))
-    _log_in(page, "ada@example.com", PASSWORD)
+    log_in(page, "ada@example.com", PASSWORD)
     expect(page.get_by_role("alert")).to_contain_text("do not match")
-    _log_in(page, "ada@example.com", "a brand new passphrase")
+    log_in(page, "ada@example.com", "a brand new passphrase")
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("Ada")
 
 
@@ -123,23 +122,3 @@ def test_every_step_works_with_javascript_off(new_page):
     page.get_by_role("button", name=re.compile("Undo")).click()
     page.goto("/tasks")
     expect(page.locator(".task-row", has_text="Renew passport")).to_have_count(1)
-
-
-def _log_in(page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-
-
-def _open_newest_mail_to(page, address: str, timeout: float = 20) -> None:
-    """The reset mail is sent by the real RQ worker: poll the outbox page until it is there."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        page.goto("/outbox")
-        row = page.locator("tr", has_text=address)
-        if row.count():
-            row.first.get_by_role("link").click()
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"no mail to {address} reached the outbox within {timeout} s")

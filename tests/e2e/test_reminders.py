@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT, add_task, look, sign_up
+from tests.e2e.conftest import ROOT, add_task, look, open_mail, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -37,19 +36,6 @@ def _next_whole_minute(zone: ZoneInfo, at_least: timedelta = timedelta(seconds=5
     """The first whole minute on the local clock that is at least `at_least` from now."""
     soon = datetime.now(zone) + at_least
     return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
-
-
-def _open_mail(page, address: str, subject: str, timeout: float) -> None:
-    """Poll the outbox page until a mail to `address` with `subject` is there, then open it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        page.goto("/outbox")
-        row = page.locator("tr", has_text=address).filter(has_text=subject)
-        if row.count():
-            row.first.get_by_role("link", name=subject).click()
-            return
-        time.sleep(1)
-    raise AssertionError(f"no mail “{subject}” to {address} reached the outbox within {timeout} s")
 
 
 FOR_THE_USER = (
@@ -121,7 +107,7 @@ def test_a_reminder_set_in_a_minute_arrives_by_mail_and_in_the_bell(new_page, li
     look(page, "task-reminders")
 
     mail = page.context.new_page()
-    _open_mail(mail, "rosa@example.com", "Reminder: Call the dentist", MAIL_TIMEOUT)
+    open_mail(mail, "rosa@example.com", "Reminder: Call the dentist", MAIL_TIMEOUT)
     body = mail.locator("pre.outbox-body")
     expect(body).to_contain_text("Call the dentist")
     expect(body.locator(f"a[href='{live_server.url}/tasks/{task_id}']")).to_have_count(1)
