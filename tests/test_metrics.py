@@ -4,10 +4,13 @@ process runs, queue depths and rate-limit refusals."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import PLANNING_QUEUE
+from webapp import stats
 from webapp.extensions import queues
 
 from .conftest import AuthActions
@@ -96,3 +99,13 @@ def test_rate_limit_refusals_are_counted(scrape_token, app_config):
     assert statuses == [422, 429, 429]
     assert _grew(before, after, ("tasklane_rate_limited_total",)) == 2
     assert _grew(before, after, _requests("auth.login", "429", "POST")) == 2
+
+
+def test_users_are_counted_active_once_a_day_whatever_they_read(app, client, user, other_client, other_user):
+    today = datetime.now(UTC).date()
+    for _ in range(3):
+        client.get("/tasks")
+    other_client.get("/")
+
+    assert stats.active_users(queues.connection, [today]) == 2
+    assert stats.active_users(queues.connection, [today - timedelta(days=1)]) == 0

@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import wraps
 from typing import Any
 
@@ -36,6 +37,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from . import stats
 from .extensions import cache, db
 from .limits import ReadCounter
 from .responses import wants_fragment
@@ -69,6 +71,7 @@ class _State:
     missed_invalidation: bool = False
     user_of_session: dict[str, int] = field(default_factory=dict)  # never changes for a session
     generation_seen: dict[int, str] = field(default_factory=dict)  # the last one read, per user
+    active_counted: dict[int, date] = field(default_factory=dict)  # the day each was last counted
 
 
 @dataclass
@@ -492,8 +495,9 @@ def session_and_page(
     read_counter: ReadCounter | None = None,
 ) -> SessionAndPage | None:
     """The stored session, its user's generation and (for a cached view) the page, the lookup
-    counted, and with `read_counter` the read counted against the user's rate limit; None when
-    Redis knows nothing of the session. Raises RedisError.
+    counted, with `read_counter` the read counted against the user's rate limit, and the user
+    counted among today's active users (once a day per process); None when Redis knows nothing
+    of the session. Raises RedisError.
 
     One round trip (an MGET and the counts) once this process knows the session's user and the
     generation it last saw: the page is read under that generation, and used only if it is still
@@ -517,10 +521,14 @@ def session_and_page(
     pipeline = client.pipeline(transaction=False).mget(keys)
     if view_name:
         pipeline.incr(prefix + stats_key(view_name, "lookup"))
+    if counting_active_on := _day_to_count_active(state, user_id):
+        stats.count_active(pipeline, user_id, counting_active_on)
     if read_counter:
         counter_key = read_counter.key(user_id)
         pipeline.incr(counter_key).expire(counter_key, read_counter.window_seconds, nx=True).ttl(counter_key)
     replies = pipeline.execute()
+    if counting_active_on:
+        _remember(state.active_counted, user_id, counting_active_on)
     epoch, generation, stored, *under_guess = replies[0]
     current = key = page = None
     if epoch is not None and generation is not None:
@@ -538,6 +546,21 @@ def session_and_page(
         lookup_counted=bool(view_name),
         reads=ReadsCounted(replies[-3], time.time() + max(replies[-1], 0)) if read_counter else None,
     )
+
+
+def _day_to_count_active(state: _State, user_id: int) -> date | None:
+    """Today, unless this process counted the user active today already."""
+    today = datetime.now(UTC).date()
+    return today if state.active_counted.get(user_id) != today else None
+
+
+def _count_active(user_id: int) -> None:
+    state = _state()
+    if (day := _day_to_count_active(state, user_id)) and (found := _redis()):
+        pipeline = found[0].pipeline(transaction=False)
+        stats.count_active(pipeline, user_id, day)
+        pipeline.execute()
+        _remember(state.active_counted, user_id, day)
 
 
 def _remember(memo: dict, key: Any, value: Any) -> Any:
@@ -582,6 +605,7 @@ def keep_session(token_hash: str, user_id: int, data: dict, generation: str | No
     stored = {"data": data, "user_id": user_id, "generation": generation}
     kept = {_session_key(token_hash): stored, _session_user_key(token_hash): user_id}
     _call(cache.set_many, kept, timeout=current_app.config["SESSION_CACHE_SECONDS"])
+    _call(_count_active, user_id)
 
 
 # --- what the admin dashboard shows ---------------------------------------------------------------
