@@ -30,16 +30,22 @@ def enqueue_send_jobs(lease_tokens: list[str], *, urgent: bool) -> None:
     queues.queue(URGENT_MAIL_QUEUE if urgent else BULK_MAIL_QUEUE).enqueue_many(jobs)
 
 
+def _moment(now: datetime | str | None) -> datetime | None:
+    """A job's clock argument: a datetime when called directly, ISO 8601 text when queued (a
+    queued job's arguments are JSON)."""
+    return datetime.fromisoformat(now) if isinstance(now, str) else now
+
+
 @in_app_context
-def run_sweep(now: datetime | None = None) -> dict:
+def run_sweep(now: datetime | str | None = None) -> dict:
     """Plan due reminders and scheduled mails, then hand ready deliveries to send jobs."""
-    return asdict(sweep(now, enqueue=enqueue_send_jobs))
+    return asdict(sweep(_moment(now), enqueue=enqueue_send_jobs))
 
 
 @in_app_context
-def plan_overdue_mails(now: datetime | None = None) -> int:
+def plan_overdue_mails(now: datetime | str | None = None) -> int:
     """Hourly: mail each user the tasks that became overdue (each task at most once a day)."""
-    planned = plan_overdue(now or now_utc())
+    planned = plan_overdue(_moment(now) or now_utc())
     dispatch_ready(enqueue_send_jobs)
     return planned
 

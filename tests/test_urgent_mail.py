@@ -44,7 +44,7 @@ def test_a_reminder_due_during_the_nine_oclock_flood_goes_out_before_it(
     assert queues.queue(BULK_MAIL_QUEUE).count == USERS // small_batches
 
     [reminder] = make_reminders(users[0], 1, NINE + timedelta(minutes=1))
-    queues.queue(PLANNING_QUEUE).enqueue(run_sweep, NINE + timedelta(minutes=1))  # the next sweep
+    queues.queue(PLANNING_QUEUE).enqueue(run_sweep, (NINE + timedelta(minutes=1)).isoformat())  # next sweep
     run_jobs()  # one worker, taking its queues in order
 
     assert smtp_sink.received[0].message_id == message_id_for(f"reminder:{reminder.id}")

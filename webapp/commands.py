@@ -13,17 +13,13 @@ from jobs import QUEUES
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     """Run one RQ worker on the named queues (default: all, in priority order)."""
-    from rq import Queue
-
     from jobs.worker import AppWorker
 
     from .extensions import queues as redis_queues
     from .reminders.compose import compile_templates
 
     compile_templates()
-    names = queues or QUEUES
-    connection = redis_queues.long_connection()
-    worker = AppWorker([Queue(name, connection=connection) for name in names], connection=connection)
+    worker = AppWorker(list(queues or QUEUES), connection=redis_queues.long_connection())
     worker.work(burst=burst, with_scheduler=True)
 
 
@@ -32,13 +28,11 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
 @click.option("--burst", is_flag=True, help="Enqueue what is due once, then stop.")
 def scheduler_command(interval: int, burst: bool) -> None:
     """Run rq-scheduler with Tasklane's periodic jobs registered (safe to start twice)."""
-    from rq_scheduler import Scheduler
-
-    from jobs.schedule import register_periodic_jobs
+    from jobs.schedule import AppScheduler, register_periodic_jobs
 
     from .extensions import queues as redis_queues
 
-    scheduler = Scheduler(connection=redis_queues.long_connection(), interval=interval)
+    scheduler = AppScheduler(connection=redis_queues.long_connection(), interval=interval)
     register_periodic_jobs(scheduler)
     scheduler.run(burst=burst)
 

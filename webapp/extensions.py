@@ -11,8 +11,9 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from rq import Queue
 from sqlalchemy import MetaData
+
+from jobs.payloads import JsonQueue
 
 from .limits import caller, every_route_limits, note_refusal
 
@@ -65,8 +66,8 @@ class RedisQueues:
             raise RuntimeError(NO_REDIS)
         return redis.Redis.from_url(url)
 
-    def queue(self, name: str = "default") -> Queue:
-        return Queue(name, connection=self.connection)
+    def queue(self, name: str = "default") -> JsonQueue:
+        return JsonQueue(name, connection=self.connection)
 
 
 queues = RedisQueues()
