@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import func, select, update
 from werkzeug.serving import make_server
@@ -144,3 +146,37 @@ def assert_sendable(response) -> None:
     """Every header of the response can go out through gunicorn (the test client sends anything)."""
     for name, value in response.headers.items():
         assert SENDABLE_HEADER_VALUE.fullmatch(value), f"{name}: {value!r} cannot be sent"
+
+
+# --- rate limits and client addresses --------------------------------------------------------
+
+MOST_ATTEMPTS = 100
+
+
+def login_from(
+    base_url: str, address: str, email: str, password: str, headers: dict[str, str] | None = None
+) -> int:
+    """POST the login form over a real TCP connection from `address` (any 127.x.y.z); the status."""
+    url = urlsplit(base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30, source_address=(address, 0))
+    try:
+        body = urlencode({"email": email, "password": password})
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        connection.request("POST", "/login", body, {**form, **(headers or {})})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def wrong_password(attempt: int) -> dict[str, str]:
+    """A login form for the `attempt`th address, none with an account: no per-account limit counts."""
+    return {"email": f"nobody{attempt}@example.com", "password": "not the password at all"}
+
+
+def failed_logins_until_refused(send: Callable[[int], int]) -> int | None:
+    """Call `send(attempt)` (a failed login; it returns the status) until one is refused (429):
+    how many that took, or None when none of MOST_ATTEMPTS was."""
+    for attempt in range(1, MOST_ATTEMPTS + 1):
+        if send(attempt) == 429:
+            return attempt
+    return None

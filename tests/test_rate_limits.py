@@ -4,10 +4,8 @@ logins from many real loopback addresses, per target e-mail for sign-ups and res
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
-from urllib.parse import urlencode, urlsplit
 
 import pytest
 
@@ -15,9 +13,9 @@ from webapp.extensions import db
 from webapp.models import Task
 
 from .conftest import PASSWORD, AuthActions, redis_pid
-from .support import make_user, page_text, serving
+from .support import login_from, make_user, page_text, serving
 from .test_cache_hits import paths_reaching_flask
-from .test_cache_resilience import ANSWER_WITHIN, _answers
+from .test_cache_resilience import _answers
 
 HTMX = {"HX-Request": "true"}
 TOO_MANY = "Too many requests. Please try again in"
@@ -99,29 +97,15 @@ def test_anonymous_requests_count_per_address(limits_on, app):
 # --- logins per account, from many real addresses ------------------------------------------------
 
 
-def _login_from(base_url: str, address: str, email: str, password: str) -> int:
-    """POST the login form over a real TCP connection from `address` (any 127.x.y.z)."""
-    url = urlsplit(base_url)
-    connection = http.client.HTTPConnection(
-        url.hostname, url.port, timeout=ANSWER_WITHIN, source_address=(address, 0)
-    )
-    try:
-        body = urlencode({"email": email, "password": password})
-        connection.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
-        return connection.getresponse().status
-    finally:
-        connection.close()
-
-
 def test_failed_logins_are_limited_per_account_whatever_the_address(limits_on, app):
     make_user("ada@example.com")
     make_user("bob@example.com")
     with serving(app) as base_url:
-        failures = [_login_from(base_url, f"127.0.0.{n}", "ada@example.com", "wrong") for n in range(2, 6)]
-        success = _login_from(base_url, "127.0.0.6", "ada@example.com", PASSWORD)
-        last_failure = _login_from(base_url, "127.0.0.7", "ADA@example.com ", "wrong")
-        refused = _login_from(base_url, "127.0.0.8", "ada@example.com", PASSWORD)
-        someone_else = _login_from(base_url, "127.0.0.8", "bob@example.com", PASSWORD)
+        failures = [login_from(base_url, f"127.0.0.{n}", "ada@example.com", "wrong") for n in range(2, 6)]
+        success = login_from(base_url, "127.0.0.6", "ada@example.com", PASSWORD)
+        last_failure = login_from(base_url, "127.0.0.7", "ADA@example.com ", "wrong")
+        refused = login_from(base_url, "127.0.0.8", "ada@example.com", PASSWORD)
+        someone_else = login_from(base_url, "127.0.0.8", "bob@example.com", PASSWORD)
 
     assert failures == [422] * 4
     assert success == 303, "a successful login does not count as a failure"

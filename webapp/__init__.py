@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy import event
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import BASE_DIR, INSTANCE_DIR, load_config
 from .extensions import cache as cache_extension  # `cache` here would be shadowed by the webapp.cache module
 from .extensions import csrf, db, limiter, login_manager, migrate, queues
 from .extensions import htmx as htmx_extension  # `htmx` here would be shadowed by the webapp.htmx module
+from .proxies import trust_proxies
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -51,15 +51,14 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _wrap_wsgi_app(app: Flask) -> None:
-    """Cache hits are answered before Flask; behind a proxy, ProxyFix first restores the client's
-    address and scheme, which both see; outermost, every request is counted and timed."""
+    """Cache hits are answered before Flask; first, the client's address, scheme and host are
+    taken from the proxies PROXY_HOPS trusts, or from the connection (webapp/proxies.py), and
+    both see them; outermost, every request is counted and timed."""
     from .cache_hits import ServeCacheHits
     from .metrics import CountRequests
 
     app.wsgi_app = ServeCacheHits(app, app.wsgi_app)
-    if app.config["PROXY_HOPS"]:
-        hops = app.config["PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.wsgi_app = trust_proxies(app.wsgi_app, app.config["PROXY_HOPS"])
     app.wsgi_app = CountRequests(app.wsgi_app)
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from bench.servers import NGINX, running_nginx
+from bench.servers import NGINX, running_gunicorns, running_nginx
 from tests.conftest import require
+from tests.support import failed_logins_until_refused, login_from, wrong_password
 
 pytestmark = pytest.mark.e2e
 
@@ -63,3 +65,41 @@ def test_requests_with_a_session_cookie_never_touch_the_cache(nginx_url):
 def test_anonymous_pages_are_answered_from_nginx_micro_cache(nginx_url):
     statuses = [_cache_status(nginx_url + "/reset") for _ in range(5)]
     assert "HIT" in statuses, statuses
+
+
+# --- the client's address and host, as production runs it: gunicorn with PROXY_HOPS=1 ------------
+
+
+@pytest.fixture(scope="module")
+def proxied_url(tmp_path_factory, migrated_database, redis_url):
+    """nginx in front of gunicorn serving the app with PROXY_HOPS=1 and its rate limits on."""
+    require(Path(NGINX).exists(), "nginx is not installed (apt-get install nginx)")
+    instance = tmp_path_factory.mktemp("behind-nginx")
+    env = {
+        **os.environ,
+        "TASKLANE_INSTANCE": str(instance),
+        "DATABASE_URL": migrated_database,
+        "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/6",
+        "PUBLIC_URL": "http://127.0.0.1",
+        "SECRET_KEY": "behind-nginx-" + "k" * 32,
+        "PROXY_HOPS": "1",
+    }
+    with (
+        running_gunicorns({"app": ["wsgi:app"]}, env, workers=2) as urls,
+        running_nginx(urls["app"].removeprefix("http://"), instance / "nginx") as url,
+    ):
+        yield url
+
+
+def test_behind_nginx_a_client_claiming_other_addresses_still_runs_out_of_login_attempts(proxied_url):
+    def from_one_machine(attempt: int) -> int:
+        claimed = {"X-Forwarded-For": f"203.0.113.{attempt}"}
+        return login_from(proxied_url, "127.0.0.2", **wrong_password(attempt), headers=claimed)
+
+    assert failed_logins_until_refused(from_one_machine) is not None
+    assert login_from(proxied_url, "127.0.0.3", **wrong_password(1)) == 422, "another machine has its own"
+
+
+def test_behind_nginx_a_client_cannot_choose_the_host_its_origin_is_checked_against(proxied_url):
+    forged = {"Origin": "http://evil.example", "X-Forwarded-Host": "evil.example"}
+    assert login_from(proxied_url, "127.0.0.4", **wrong_password(1), headers=forged) == 403
