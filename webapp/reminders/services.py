@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import abort
@@ -12,6 +11,7 @@ from ..access import visible_reminders
 from ..cache import notifications_changed, tasks_changed
 from ..extensions import db
 from ..models import Task, User
+from ..pagination import Page, newest_first
 from ..timezones import local_to_utc, local_today, now_utc, shifted
 from .models import Notification, Reminder, ReminderState
 
@@ -120,23 +120,11 @@ def unread_count(user: User) -> int:
     return db.session.scalar(query) or 0
 
 
-@dataclass
-class NotificationPage:
-    notifications: list[Notification] = field(default_factory=list)
-    older_than: int | None = None  # where the next page starts (its `before`); None on the last
-
-
-def notifications_page(user: User, before: int | None, page_size: int) -> NotificationPage:
+def notifications_page(user: User, before: int | None, page_size: int) -> Page[Notification]:
     """The user's notifications, newest first, with ids below `before` (all when None): a keyset
     page that walks ix_notifications_user_id_id, never OFFSET, however far back it goes."""
     query = select(Notification).where(Notification.user_id == user.id)
-    if before is not None:
-        query = query.where(Notification.id < before)
-    found = list(db.session.scalars(query.order_by(Notification.id.desc()).limit(page_size + 1)))
-    if len(found) <= page_size:
-        return NotificationPage(found)
-    shown = found[:page_size]
-    return NotificationPage(shown, shown[-1].id)
+    return newest_first(query, Notification.id, before, page_size)
 
 
 def mark_all_read(user: User) -> None:

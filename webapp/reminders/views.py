@@ -10,9 +10,9 @@ from ..cache import cached_view
 from ..extensions import csrf
 from ..formatting import local_datetime
 from ..models import MAX_ID, Task
+from ..pagination import before_arg
 from ..projects.services import assignable_projects
 from ..responses import is_safe_path, render, safe_back, see_other, wants_fragment
-from ..tasks.queries import parse_id
 from ..timezones import local_today
 from . import services
 from .forms import CUSTOM, ReminderForm
@@ -102,22 +102,11 @@ NOTIFICATIONS = "reminders/_notifications.html"
 OLDER_NOTIFICATIONS = "reminders/_notification_items.html"
 
 
-def _before() -> int | None:
-    """The `before` of an "Older notifications" link: None for the newest, a 400 if broken."""
-    raw = request.args.get("before")
-    if not raw:
-        return None
-    before = parse_id(raw)
-    if before is None:
-        abort(400, "That “Older notifications” link is broken. Please open the notifications again.")
-    return before
-
-
 def _notifications_context(before: int | None = None) -> dict:
     page = services.notifications_page(current_user, before, current_app.config["NOTIFICATIONS_PAGE_SIZE"])
     older_url = url_for("reminders.notifications", before=page.older_than) if page.older_than else None
     return {
-        "notifications": page.notifications,
+        "notifications": page.items,
         "older_url": older_url,
         "before": before,
         "back": url_for("reminders.notifications", before=before),
@@ -129,7 +118,7 @@ def _notifications_context(before: int | None = None) -> dict:
 @login_required
 def notifications():
     """The newest page, or with ?before=<id> the next older one (htmx appends just its items)."""
-    before = _before()
+    before = before_arg("That “Older notifications” link is broken. Please open the notifications again.")
     fragment = OLDER_NOTIFICATIONS if before is not None else NOTIFICATIONS
     return render("reminders/notifications.html", fragment, **_notifications_context(before))
 
