@@ -314,3 +314,20 @@ def other_client(app):
 def other_user(other_client) -> User:
     """Bob, signed up, his address confirmed, and logged in in his own browser."""
     return AuthActions(other_client).join(email="bob@example.com", display_name="Bob", timezone="UTC")
+
+
+@pytest.fixture
+def admin_client(app):
+    """A third browser, for an admin."""
+    return app.test_client()
+
+
+@pytest.fixture
+def admin(admin_client) -> User:
+    """Grace, signed up and logged in in her own browser, made an admin (as `flask users promote`
+    does)."""
+    from webapp.admin.services import set_admin
+
+    grace = AuthActions(admin_client).join(email="grace@example.com", display_name="Grace", timezone="UTC")
+    set_admin(None, grace, True)
+    return grace

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import func, select, update
@@ -56,6 +57,21 @@ def page_text(response) -> str:
 def page_without_tokens(response) -> str:
     """The page as a user sees it: CSRF tokens carry a timestamp, so two requests differ there."""
     return re.sub(r"(X-CSRFToken\": \"|name=\"csrf_token\" value=\")[^\"]+", r"\1…", page_text(response))
+
+
+def outbox_files(app) -> list[Path]:
+    """The mails the app wrote to its development outbox, oldest first."""
+    outbox = Path(app.config["OUTBOX_DIR"])
+    return sorted(outbox.glob("*.eml")) if outbox.exists() else []
+
+
+def reset_link(app) -> str:
+    """The path of the reset link in the one mail of the outbox."""
+    files = outbox_files(app)
+    assert len(files) == 1
+    match = re.search(r"http://localhost(/reset/[\w-]+)", files[0].read_text())
+    assert match, files[0].read_text()
+    return match.group(1)
 
 
 def ask_for_reset(client, email: str):

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, AuthActions
-from tests.support import RESET_SENT, ask_for_reset, copy_of_browser, page_without_tokens
+from tests.support import (
+    RESET_SENT,
+    ask_for_reset,
+    copy_of_browser,
+    outbox_files,
+    page_without_tokens,
+    reset_link,
+)
 from webapp.auth import services
 from webapp.extensions import db
 from webapp.models import PasswordResetToken, Project, User, UserSession
@@ -39,19 +45,6 @@ def _is_logged_in(client) -> bool:
 
 def _users() -> list[User]:
     return list(db.session.scalars(select(User)))
-
-
-def _outbox_files(app) -> list[Path]:
-    outbox = Path(app.config["OUTBOX_DIR"])
-    return sorted(outbox.glob("*.eml")) if outbox.exists() else []
-
-
-def _reset_link(app) -> str:
-    files = _outbox_files(app)
-    assert len(files) == 1
-    match = re.search(r"http://localhost(/reset/[\w-]+)", files[0].read_text())
-    assert match, files[0].read_text()
-    return match.group(1)
 
 
 def _signup(client, **fields):
@@ -429,13 +422,13 @@ def test_reset_request_answers_the_same_for_known_and_unknown_addresses(client, 
 def test_reset_request_sends_mail_from_a_job_not_from_the_request(app, client, user, run_jobs):
     ask_for_reset(client, "nobody@example.com")
     ask_for_reset(client, "ADA@example.com")
-    assert _outbox_files(app) == []
+    assert outbox_files(app) == []
     resets = select(Delivery.user_id).where(Delivery.kind == MailKind.PASSWORD_RESET.value)
     assert db.session.scalars(resets).all() == [user.id]
 
     run_jobs()
 
-    [mail] = _outbox_files(app)
+    [mail] = outbox_files(app)
     text = mail.read_text()
     assert "To: ada@example.com" in text
     assert "Subject: Reset your Tasklane password" in text
@@ -451,7 +444,7 @@ def test_following_the_reset_link_sets_a_new_password_and_logs_in(app, client, a
     auth.logout()
     ask_for_reset(client, "ada@example.com")
     run_jobs()
-    link = _reset_link(app)
+    link = reset_link(app)
 
     assert client.get(link).status_code == 200
     response = client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
@@ -468,7 +461,7 @@ def test_following_the_reset_link_sets_a_new_password_and_logs_in(app, client, a
 def test_a_reset_link_works_only_once(app, client, user, run_jobs):
     ask_for_reset(client, "ada@example.com")
     run_jobs()
-    link = _reset_link(app)
+    link = reset_link(app)
     client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
 
     for response in (
@@ -483,7 +476,7 @@ def test_a_reset_link_works_only_once(app, client, user, run_jobs):
 def test_an_expired_reset_link_fails(app, client, user, run_jobs):
     ask_for_reset(client, "ada@example.com")
     run_jobs()
-    link = _reset_link(app)
+    link = reset_link(app)
     db.session.execute(db.update(PasswordResetToken).values(expires_at=now_utc() - timedelta(seconds=1)))
     db.session.commit()
 
@@ -502,7 +495,7 @@ def test_a_made_up_reset_link_fails(client):
 def test_the_reset_form_checks_the_new_password(app, client, user, run_jobs):
     ask_for_reset(client, "ada@example.com")
     run_jobs()
-    link = _reset_link(app)
+    link = reset_link(app)
     response = client.post(link, data={"password": "short", "confirm": "short"})
     assert response.status_code == 422
     assert "Use between 12 and 128 characters." in _text(response)
@@ -515,7 +508,7 @@ def test_the_reset_form_checks_the_new_password(app, client, user, run_jobs):
 def test_the_outbox_lists_mail_and_shows_it_with_clickable_links(app, client, user, run_jobs):
     ask_for_reset(client, "ada@example.com")
     run_jobs()
-    link = _reset_link(app)
+    link = reset_link(app)
 
     listing = _text(client.get("/outbox"))
     assert "Development outbox" in listing
@@ -583,7 +576,7 @@ def test_logging_in_through_a_reset_link_ends_the_session_that_was_in_the_browse
     run_jobs()
     bobs_cookie_elsewhere = copy_of_browser(app, other_client)
 
-    other_client.post(_reset_link(app), data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    other_client.post(reset_link(app), data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
 
     assert "Ada" in other_client.get("/profile").get_data(as_text=True)
     assert not _is_logged_in(bobs_cookie_elsewhere)
@@ -601,7 +594,7 @@ def test_a_busy_session_without_remember_me_ends_a_week_after_login(client, user
 
 
 def _reset_links(app) -> list[str]:
-    mails = [path.read_text() for path in _outbox_files(app)]
+    mails = [path.read_text() for path in outbox_files(app)]
     return [re.search(r"http://localhost(/reset/[\w-]+)", mail).group(1) for mail in mails]
 
 

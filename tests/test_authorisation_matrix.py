@@ -1,9 +1,12 @@
 """Who may use each route: every route of the app's url_map, each method, as a visitor, as the
-owner of what the URL names, and as another user. A route missing from ACCESS fails the suite.
+owner of what the URL names, as another user and as an admin. A route missing from ACCESS fails
+the suite.
 
 The owner's requests are allowed (whatever the form makes of an empty post); another user's
-are 404, as if the object did not exist; a visitor is sent to log in. Each request gets fresh
-objects, so what one request deletes or moves cannot decide the next one's answer."""
+are 404, as if the object did not exist, and so are an admin's (admins manage accounts, they do
+not see people's tasks); a visitor is sent to log in. Admin pages (and rq-dashboard) are for
+admins: anyone else signed in gets 403. Each request gets fresh objects, so what one request
+deletes or moves cannot decide the next one's answer."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ PUBLIC = "public"  # anyone; the URL's token, if any, is the credential
 SIGNED_IN = "signed in"  # any signed-in user, about their own data
 OWNER = "owner"  # only the owner of the task, project, reminder or notification it names
 SCRAPER = "scraper"  # only with METRICS_TOKEN: not there (404) for anyone else
+ADMIN = "admin"  # only admins
 ACCESS = {
     "static": PUBLIC,
     "auth.signup": PUBLIC,
@@ -70,7 +74,34 @@ ACCESS = {
     "reminders.mark_read": OWNER,
     "reminders.open_notification": OWNER,
     "metrics.metrics": SCRAPER,
+    "admin.index": ADMIN,
+    "admin.users": ADMIN,
+    "admin.user": ADMIN,
+    "admin.deactivate": ADMIN,
+    "admin.reactivate": ADMIN,
+    "admin.promote": ADMIN,
+    "admin.demote": ADMIN,
+    "admin.send_password_reset": ADMIN,
+    "admin.audit": ADMIN,
+    "rq_dashboard.static": ADMIN,
+    "rq_dashboard.favicon": ADMIN,
+    "rq_dashboard.queues_overview": ADMIN,
+    "rq_dashboard.workers_overview": ADMIN,
+    "rq_dashboard.jobs_overview": ADMIN,
+    "rq_dashboard.job_view": ADMIN,
+    "rq_dashboard.delete_job_view": ADMIN,
+    "rq_dashboard.requeue_job_view": ADMIN,
+    "rq_dashboard.requeue_all": ADMIN,
+    "rq_dashboard.empty_queue": ADMIN,
+    "rq_dashboard.compact_queue": ADMIN,
+    "rq_dashboard.list_queues": ADMIN,
+    "rq_dashboard.list_jobs": ADMIN,
+    "rq_dashboard.job_info": ADMIN,
+    "rq_dashboard.list_workers": ADMIN,
 }
+# URL arguments that differ per route: a file rq-dashboard ships.
+ARGUMENTS_OF = {"rq_dashboard.static": {"filename": "css/main.css"}}
+MADE_UP = {"token", "job_id"}  # a made-up token or job: an invalid link, 404
 REFUSED_FORM = (400, 409, 422)  # let in, but an empty post is not a valid form
 
 
@@ -102,11 +133,19 @@ def _fresh_objects_of(user) -> dict[str, int]:
         "token": "not-a-real-token",
         "name": "no-such-message.eml",
         "filename": "app.css",
+        "user_id": user.id,
+        "instance_number": 0,
+        "queue_name": "default",
+        "registry_name": "failed",
+        "per_page": 8,
+        "order": "asc",
+        "page": 1,
+        "job_id": "no-such-job",
     }
 
 
 def _ask(app, client, endpoint: str, method: str, arguments: list[str], owner):
-    ids = _fresh_objects_of(owner)
+    ids = _fresh_objects_of(owner) | ARGUMENTS_OF.get(endpoint, {})
     with app.test_request_context():
         url = url_for(endpoint, **{name: ids[name] for name in arguments})
     # Forms that name another object (moving a task) name the owner's.
@@ -127,20 +166,29 @@ def _allowed(response, access: str, who: str, arguments: list[str]) -> bool:
         return status < 500
     if who == "visitor":
         return _sent_to_log_in(response)
-    if access == OWNER and who == "another user":
+    if access == ADMIN and who != "admin":
+        return status == 403
+    if access == OWNER and who in ("another user", "admin"):
         return status == 404
-    bad_token = (404,) if "token" in arguments else ()  # a made-up token: an invalid link
-    return status < 400 or status in REFUSED_FORM + bad_token
+    made_up = (404,) if MADE_UP & set(arguments) else ()
+    return status < 400 or status in REFUSED_FORM + made_up
 
 
 def test_every_route_has_an_entry(app):
     assert {endpoint for endpoint, _, _ in _routes(app)} == set(ACCESS)
 
 
-@pytest.mark.parametrize("who", ["visitor", "owner", "another user"])
-def test_each_route_answers_as_its_access_says(app, client, user, other_client, other_user, who):
-    """`user` (Ada) owns what the URLs name; `other_client` is Bob's browser."""
-    client_for = {"owner": client, "another user": other_client, "visitor": app.test_client()}
+@pytest.mark.parametrize("who", ["visitor", "owner", "another user", "admin"])
+def test_each_route_answers_as_its_access_says(
+    app, client, user, other_client, other_user, admin_client, admin, who
+):
+    """`user` (Ada) owns what the URLs name; `other_client` is Bob's browser, `admin_client` Grace's."""
+    client_for = {
+        "owner": client,
+        "another user": other_client,
+        "admin": admin_client,
+        "visitor": app.test_client(),
+    }
     wrong = []
     for endpoint, method, arguments in _routes(app):
         response = _ask(app, client_for[who], endpoint, method, arguments, owner=user)

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, insert, select, text
 
+from webapp.admin.models import AuditEntry
+from webapp.admin.services import audit_page, user_summary, users_page
 from webapp.dashboard.services import summary
 from webapp.extensions import db
 from webapp.models import Project, Status, Tag, Task, User, task_tags
@@ -340,3 +342,66 @@ def test_the_mail_sweeps_pick_users_by_the_zone_index_and_filter_unconfirmed_one
             assert not [line for line in plan if re.match(r"SCAN users\b(?! USING)", line)], (sql, plan)
     unconfirmed = select(func.count()).select_from(User).where(User.email_verified_at.is_(None))
     assert db.session.scalar(unconfirmed.where(User.due_tomorrow_planned_on.is_not(None))) == 0
+
+
+# --- the admin pages ------------------------------------------------------------------------
+
+
+def test_a_users_summary_counts_their_tasks_with_an_index(crowd):
+    assert_uses_indexes(plans_of(lambda: user_summary(crowd)))
+
+
+@pytest.fixture
+def audited(app):
+    """Five thousand accounts and as many audit entries about them."""
+    count = 5000
+    accounts = [
+        {
+            "email": f"user{n}@example.com",
+            "password_hash": "x",
+            "display_name": f"User {n}",
+            "created_at": NOW,
+        }
+        for n in range(count)
+    ]
+    db.session.execute(insert(User), accounts)
+    ids = db.session.scalars(db.select(User.id)).all()
+    entries = [
+        {
+            "actor": "cli",
+            "action": "promote",
+            "target_id": user_id,
+            "target": "x",
+            "details": "",
+            "created_at": NOW,
+        }
+        for user_id in ids
+    ]
+    db.session.execute(insert(AuditEntry), entries)
+    db.session.commit()
+    with db.engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+
+
+def _newest_first_pages(page):
+    def run():
+        first = page(None)
+        page(first.older_than)
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("table", "page"),
+    [
+        ("users", lambda before: users_page("", before, page_size=50)),
+        ("audit_entries", lambda before: audit_page(before, page_size=50)),
+    ],
+)
+def test_admin_pages_walk_the_primary_key_newest_first_without_sorting(audited, table, page):
+    found = plans_of(_newest_first_pages(page), table)
+    assert len(found) == 2
+    for sql, plan in found:
+        assert not [line for line in plan if "TEMP B-TREE" in line or line.startswith("Sort")], (sql, plan)
+        if db.engine.dialect.name == "postgresql":  # SQLite walks its rowid table, in id order
+            assert not [line for line in plan if line.startswith("Seq Scan")], (sql, plan)

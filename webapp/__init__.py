@@ -31,16 +31,19 @@ def create_app(config: dict | None = None) -> Flask:
     queues.init_app(app)
 
     from . import cache, commands, errors, formatting, headers, input_checks, metrics, models  # noqa: F401  (models registers the tables)
+    from .admin import jobs_dashboard
+    from .admin.views import bp as admin
     from .auth.views import bp as auth
     from .dashboard.views import bp as dashboard
     from .projects.views import bp as projects
     from .reminders.views import bp as reminders
     from .tasks.views import bp as tasks
 
-    for blueprint in (auth, dashboard, projects, reminders, tasks):
+    for blueprint in (admin, auth, dashboard, projects, reminders, tasks):
         app.register_blueprint(blueprint)
     cache.init_app(app)
     headers.init_app(app)
+    jobs_dashboard.mount(app)  # after the headers: its pages keep their own Content-Security-Policy
     errors.register(app)
     input_checks.register(app)
     formatting.register(app)

@@ -1,4 +1,4 @@
-"""CLI commands on the app: `flask worker`, `flask scheduler`."""
+"""CLI commands on the app: `flask worker`, `flask scheduler`, `flask users …`."""
 
 from __future__ import annotations
 
@@ -38,5 +38,8 @@ def scheduler_command(interval: int, burst: bool) -> None:
 
 
 def register(app: Flask) -> None:
+    from .admin.commands import users_cli
+
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(users_cli)

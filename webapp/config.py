@@ -91,6 +91,7 @@ class Config:
     RATELIMIT_RESET_PER_ADDRESS = "5 per minute;30 per hour"
     PAGE_SIZE = 50
     NOTIFICATIONS_PAGE_SIZE = 50
+    ADMIN_PAGE_SIZE = 50  # users and audit entries per page of the admin dashboard
 
     # Reminder dispatch (see webapp/reminders/dispatch.py).
     SWEEP_BATCH = 2000  # due reminders, or users to plan a daily or weekly mail for, per transaction

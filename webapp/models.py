@@ -19,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    false,
     text,
     true,
 )
@@ -71,6 +72,10 @@ class Priority(enum.IntEnum):
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    # The admins, for the last-admin rule: a short partial index, whatever the number of users.
+    __table_args__ = (
+        Index("ix_users_admins", "id", sqlite_where=text("is_admin"), postgresql_where=text("is_admin")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -89,9 +94,18 @@ class User(UserMixin, db.Model):
     # When the owner of the address followed a confirmation link (or a reset link: that came by
     # mail too). Until then no mail about tasks goes to the address (ADDRESS_CONFIRMED).
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Admins manage users (webapp/admin). A deactivated user cannot log in and has no sessions.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Set by the session loader: the server-side session this request belongs to.
     session_token = None
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login refuses to log in a user who is not active."""
+        return self.active
 
     def get_id(self) -> str | None:
         """Flask-Login stores this in its cookies: the server-side session, never the user id."""

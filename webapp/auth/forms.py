@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, EmailField, Form, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
 from ..forms import single_line, strip
@@ -152,3 +152,11 @@ class ResetRequestForm(AnonymousForm):
 
 class ResetPasswordForm(FlaskForm):
     password, confirm = _new_password_fields("New password")
+
+
+class NewAccountRules(Form):
+    """Sign-up's rules for an address and a password, for accounts made outside a browser (the
+    `flask users create-admin` command): the same fields, so the same checks and messages."""
+
+    email = _email_field()
+    password, confirm = _new_password_fields("Password")

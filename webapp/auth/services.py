@@ -69,6 +69,10 @@ class EmailTaken(Exception):
     """Another account already uses this e-mail address."""
 
 
+class AccountDeactivated(Exception):
+    """The password is right, but an admin deactivated the account."""
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
@@ -127,13 +131,16 @@ def confirm_address(user: User) -> None:
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The user with these credentials, or None. Upgrades the hash when argon2 settings change."""
+    """The user with these credentials, or None; AccountDeactivated when an admin deactivated
+    them. Upgrades the hash when argon2 settings change."""
     user = user_by_email(email)
     if user is None:
         _verify(_dummy_hash(_hasher()), password)
         return None
     if not _verify(user.password_hash, password):
         return None
+    if not user.is_active:
+        raise AccountDeactivated(user.email)
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
@@ -161,6 +168,12 @@ def update_profile(
 def _set_password(user: User, password: str) -> None:
     """New hash; every session and every unused reset link of the user ends (caller commits)."""
     user.password_hash = hash_password(password)
+    end_every_session(user)
+
+
+def end_every_session(user: User) -> None:
+    """Every session and every unused reset link of the user ends, cached copies included: the
+    next request with any of their cookies finds no session (caller commits)."""
     account_changed(user.id)
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     tokens.end_unused(PasswordResetToken, user)
@@ -180,30 +193,42 @@ def plan_account_mail(user: User, kind: MailKind, per_hour: int, **payload) -> b
     A delivery row is written: the mail goes out through the delivery pipeline, with its
     retries, so a mail server that is down delays the mail instead of losing it, and Redis
     being down only delays it to the next sweep."""
-    recent = select(func.count()).where(
-        Delivery.user_id == user.id,
-        Delivery.kind == kind.value,
-        Delivery.created_at > now_utc() - timedelta(hours=1),
-    )
-    if db.session.scalar(recent) >= per_hour:
+    if _mails_in_the_last_hour(user, kind) >= per_hour:
         return False
     key = f"{kind.value}:{user.id}:{secrets.token_hex(8)}"
     db.session.add(Delivery(key=key, user_id=user.id, kind=kind.value, payload=json.dumps(payload)))
     return True
 
 
-def request_password_reset(email: str) -> None:
-    """Plan a reset mail for the account with this address, if there is one, and ask a worker
-    to send it now.
+def _mails_in_the_last_hour(user: User, kind: MailKind) -> int:
+    recent = select(func.count()).where(
+        Delivery.user_id == user.id,
+        Delivery.kind == kind.value,
+        Delivery.created_at > now_utc() - timedelta(hours=1),
+    )
+    return db.session.scalar(recent)
+
+
+def request_password_reset(email: str) -> bool:
+    """Plan a reset mail for the active account with this address, if there is one, and ask a
+    worker to send it now; whether a mail was planned.
 
     At most RESET_MAILS_PER_HOUR go to one inbox, however many addresses ask: the answer to the
     form is the same either way."""
     user = user_by_email(email)
-    if user is None:
-        return
-    if plan_account_mail(user, MailKind.PASSWORD_RESET, current_app.config["RESET_MAILS_PER_HOUR"]):
-        db.session.commit()
-        request_hand_out()
+    if user is None or not user.is_active:
+        return False
+    if not plan_account_mail(user, MailKind.PASSWORD_RESET, current_app.config["RESET_MAILS_PER_HOUR"]):
+        return False
+    db.session.commit()
+    request_hand_out()
+    return True
+
+
+def reset_mails_used_up(user: User) -> bool:
+    """RESET_MAILS_PER_HOUR reset mails went to the user's inbox in the last hour."""
+    per_hour = current_app.config["RESET_MAILS_PER_HOUR"]
+    return _mails_in_the_last_hour(user, MailKind.PASSWORD_RESET) >= per_hour
 
 
 def issue_reset_token(user: User, delivery_key: str) -> tuple[str, int]:
@@ -218,7 +243,7 @@ def issue_reset_token(user: User, delivery_key: str) -> tuple[str, int]:
 def valid_reset_token(token: str) -> PasswordResetToken | None:
     """The unused, unexpired reset token, or None."""
     row = tokens.find(PasswordResetToken, token)
-    return row if tokens.usable(row) else None
+    return row if tokens.usable(row) and db.session.get(User, row.user_id).is_active else None
 
 
 def reset_password(token: str, new_password: str) -> User | None:
@@ -228,6 +253,9 @@ def reset_password(token: str, new_password: str) -> User | None:
     if row is None:
         return None
     user = db.session.get(User, row.user_id)
+    if not user.is_active:  # deactivated after the mail went out
+        db.session.rollback()
+        return None
     _set_password(user, new_password)
     confirm_address(user)
     db.session.commit()

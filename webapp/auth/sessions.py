@@ -57,6 +57,7 @@ def start_session(user: User, *, remember: bool = False) -> None:
             token_hash=token_hash(token), user_id=user.id, remember=remember, expires_at=now_utc() + lifetime
         )
     )
+    user.last_login_at = now_utc()
     db.session.commit()
     user.session_token = token
     login_user(user, remember=remember, duration=_remember_for())
@@ -140,7 +141,7 @@ def load_session_user(token: str) -> User | None:
         user.session_token = token
         return user
     row = db.session.get(UserSession, hashed)
-    if row is None or row.expires_at <= now_utc():
+    if row is None or row.expires_at <= now_utc() or not row.user.is_active:
         return None
     if _slide_due(row.expires_at, row.remember, request.endpoint, _idle()):
         row.expires_at = min(now_utc() + _idle(), row.created_at + _absolute())

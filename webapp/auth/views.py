@@ -30,6 +30,7 @@ bp = Blueprint("auth", __name__)
 
 INVALID = 422
 LOGIN_FAILED = "That e-mail and password do not match an account. Please try again."
+ACCOUNT_DEACTIVATED = "This account has been deactivated. Please contact the people who run this Tasklane."
 RESET_SENT = "If an account exists for that address, we have sent a link to reset the password."
 RESET_LINK_INVALID = "This link has expired or was already used."
 LINK_SENT = "We sent a new link to {email}. It can take a minute to arrive."
@@ -133,11 +134,14 @@ def login():
     status = 200
     error = None
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except services.AccountDeactivated:
+            user, error = None, ACCOUNT_DEACTIVATED
         if user is not None:
             start_session(user, remember=form.remember.data)
             return see_other(target or url_for("dashboard.home"))
-        error = LOGIN_FAILED
+        error = error or LOGIN_FAILED
         status = INVALID
     elif form.is_submitted():
         status = INVALID

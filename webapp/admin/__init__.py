@@ -1,0 +1,1 @@
+"""Admin dashboard: user management, the audit log, the users CLI and rq-dashboard at /admin/rq."""
