@@ -137,7 +137,7 @@ def new_page(browser, live_server):
 
     def open_page(**settings):
         context = browser.new_context(
-            base_url=live_server.url, viewport={"width": 1200, "height": 850}, **settings
+            base_url=live_server.url, **{"viewport": {"width": 1200, "height": 850}, **settings}
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
