@@ -4,14 +4,16 @@ deactivation, password reset), the last-admin rule, and the audit log of every a
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from tests.conftest import PASSWORD, AuthActions
 from tests.support import add_task, copy_of_browser, make_user, outbox_files, page_text, reset_link
 from webapp.admin.models import AuditEntry
-from webapp.admin.services import LAST_ADMIN, NOT_YOURSELF, RESETS_USED_UP
+from webapp.admin.services import LAST_ADMIN, NOT_YOURSELF, RESETS_USED_UP, AdminRuleBroken, set_admin
 from webapp.cache import account_changed
 from webapp.extensions import db
 from webapp.models import Status, User, UserSession
@@ -381,3 +383,43 @@ def test_a_session_that_outlived_a_deactivation_is_refused(client, user):
     db.session.commit()
 
     assert _sent_to_log_in(client.get("/tasks"))
+
+
+def test_two_admins_removing_each_other_at_once_leave_one_admin(app, admin, user):
+    """Grace's demotion is in flight (uncommitted, holding the admins' rows) when Ada's starts:
+    Ada's waits for it, then sees it and is refused."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one write at a time; PostgreSQL is where two can interleave")
+    set_admin(None, user, True)
+    outcome = []
+
+    def remove_ada() -> None:
+        with app.app_context():
+            try:
+                set_admin(None, db.session.get(User, user.id), False)
+                outcome.append("removed")
+            except AdminRuleBroken:
+                outcome.append("refused")
+
+    with db.engine.connect() as grace_removed:
+        grace_removed.execute(text("SELECT id FROM users WHERE is_admin AND active FOR UPDATE"))
+        grace_removed.execute(text("UPDATE users SET is_admin = false WHERE id = :id"), {"id": admin.id})
+        other = threading.Thread(target=remove_ada)
+        other.start()
+        _wait_until_a_query_waits_for_a_lock()
+        grace_removed.commit()
+    other.join(timeout=30)
+
+    assert outcome == ["refused"]
+    db.session.expire_all()
+    assert db.session.scalars(select(User.email).where(User.is_admin)).all() == ["ada@example.com"]
+
+
+def _wait_until_a_query_waits_for_a_lock(timeout: float = 15) -> None:
+    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    deadline = time.monotonic() + timeout
+    with db.engine.connect() as observer:
+        while observer.execute(waiting).scalar() == 0:
+            assert time.monotonic() < deadline, "the second demotion never reached the lock"
+            observer.rollback()
+            time.sleep(0.01)

@@ -37,16 +37,20 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_audit_entries_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index('ix_audit_entries_target_id_id', ['target_id', 'id'], unique=False)
 
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('is_admin', sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False))
+    # Plain ALTER TABLE … ADD COLUMN, never a copy of `users` (see downgrade): the defaults are
+    # literals, '0' and '1', which both databases read as booleans.
+    with op.batch_alter_table('users', schema=None, recreate='never') as batch_op:
+        batch_op.add_column(sa.Column('is_admin', sa.Boolean(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('active', sa.Boolean(), server_default='1', nullable=False))
         batch_op.add_column(sa.Column('last_login_at', sa.DateTime(), nullable=True))
         batch_op.create_index('ix_users_admins', ['id'], unique=False, sqlite_where=sa.text('is_admin'), postgresql_where=sa.text('is_admin'))
 
 
-
 def downgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+), never a copy of the table: copying `users`
+    # drops the original, which an open connection can hold locked, and with foreign keys on,
+    # SQLite deletes what refers to it first.
+    with op.batch_alter_table('users', schema=None, recreate='never') as batch_op:
         batch_op.drop_index('ix_users_admins', sqlite_where=sa.text('is_admin'), postgresql_where=sa.text('is_admin'))
         batch_op.drop_column('last_login_at')
         batch_op.drop_column('active')
