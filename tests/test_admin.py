@@ -144,6 +144,7 @@ def test_a_users_summary_shows_their_tasks_by_status_and_activity(admin_client, 
     stats = {label: number for number, label in numbers}
     assert stats == {"Tasks": "3", "To do": "1", "In progress": "1", "Done": "1", "Projects": "1"}
     assert "Signed in on</dt><dd>1 browser" in text
+    assert "Address</dt><dd>Confirmed <time" in text
     assert "Last login</dt><dd><time" in text
     assert "Admin actions on this account" in text and "None yet." in text
 

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import ROOT, look, screenshot, sign_up
+from tests.e2e.conftest import ROOT, log_in, look, screenshot, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -56,10 +56,7 @@ def _sign_up_by_post(live_server, email: str, name: str) -> None:
 
 
 def _log_in(page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, email)
     page.wait_for_url(re.compile(r"/$"))
 
 
