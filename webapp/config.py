@@ -84,7 +84,7 @@ class Config:
     # Per signed-in user, or per client address when anonymous (webapp/limits.py). One limit each.
     RATELIMIT_READS = os.environ.get("RATELIMIT_READS", "600 per minute")  # pages, lists, searches
     RATELIMIT_WRITES = os.environ.get("RATELIMIT_WRITES", "60 per minute")
-    RATELIMIT_LOGIN_PER_ADDRESS = "10 per minute"
+    RATELIMIT_LOGIN_PER_ADDRESS = os.environ.get("RATELIMIT_LOGIN_PER_ADDRESS", "10 per minute")
     RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "100 per hour"  # whatever the number of addresses
     RATELIMIT_SIGNUP_PER_ADDRESS = os.environ.get("RATELIMIT_SIGNUP_PER_ADDRESS", "20 per hour")
     RATELIMIT_SIGNUP_PER_EMAIL = "3 per hour"

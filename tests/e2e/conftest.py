@@ -95,6 +95,7 @@ def live_server(tmp_path_factory, redis_url):
         "SCHEDULER_INTERVAL": "5",  # the every-minute sweep starts within 5 s, not 30 s
         "METRICS_TOKEN": METRICS_TOKEN,
         "RATELIMIT_SIGNUP_PER_ADDRESS": "1000 per hour",  # every test signs up from 127.0.0.1
+        "RATELIMIT_LOGIN_PER_ADDRESS": "1000 per minute",  # and logs in from there
     }
     env.pop("DATABASE_URL", None)
     env.pop("MAIL_URL", None)
