@@ -78,3 +78,13 @@ def test_requeueing_a_job_that_is_gone_is_a_404_not_a_500(admin_client, admin):
     response = admin_client.post("/admin/rq/job/no-such-job/requeue", headers=SAME_ORIGIN)
     assert response.status_code == 404
     assert response.get_json()["status"] == "ERROR"
+
+
+def test_a_finished_jobs_page_reads_its_json_result(admin_client, admin, run_jobs):
+    job = _a_job()
+    run_jobs()
+    response = admin_client.get(f"/admin/rq/0/data/job/{job.id}.json")
+    assert response.status_code == 200
+    assert response.get_json()["description"] == job.description
+    listed = admin_client.get("/admin/rq/0/data/jobs/default/finished/8/asc/1.json")
+    assert [row["id"] for row in listed.get_json()["jobs"]] == [job.id]
