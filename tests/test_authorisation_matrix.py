@@ -26,7 +26,7 @@ from .support import add_task
 PUBLIC = "public"  # anyone; the URL's token, if any, is the credential
 SIGNED_IN = "signed in"  # any signed-in user, about their own data
 OWNER = "owner"  # only the owner of the task, project, reminder or notification it names
-SCRAPER = "scraper"  # only with METRICS_TOKEN: not there (404) for anyone else
+SCRAPER = "scraper"  # admins, or with METRICS_TOKEN: not there (404) for anyone else
 ADMIN = "admin"  # only admins
 ACCESS = {
     "static": PUBLIC,
@@ -161,7 +161,7 @@ def _sent_to_log_in(response) -> bool:
 def _allowed(response, access: str, who: str, arguments: list[str]) -> bool:
     status = response.status_code
     if access == SCRAPER:
-        return status == 404
+        return status == (200 if who == "admin" else 404)
     if access == PUBLIC:
         return status < 500
     if who == "visitor":

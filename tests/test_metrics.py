@@ -44,11 +44,14 @@ def _grew(before: dict, after: dict, key: tuple) -> float:
     return after.get(key, 0) - before.get(key, 0)
 
 
-def test_metrics_are_there_only_for_the_scraper(scrape_token, app, client, user):
+def test_metrics_are_there_only_for_admins_and_the_scraper(
+    scrape_token, app, client, user, admin_client, admin
+):
     assert app.test_client().get("/metrics").status_code == 404
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer guess"}).status_code == 404
     assert client.get("/metrics", headers=SCRAPER).status_code == 200
+    assert admin_client.get("/metrics").status_code == 200
 
 
 def test_without_a_token_set_nobody_reads_them(app, client):

@@ -1,4 +1,4 @@
-"""Prometheus metrics at /metrics, for a scraper holding METRICS_TOKEN.
+"""Prometheus metrics at /metrics, for admins and a scraper holding METRICS_TOKEN.
 
 - Requests are counted and timed by `CountRequests`, the outermost WSGI layer, so cache hits
   answered before Flask are counted with the rest, under the endpoint that would have answered.
@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask_login import current_user
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -128,6 +129,9 @@ def _in_process_registry():
 
 
 def _authorised() -> bool:
+    """A signed-in admin, or a scraper with METRICS_TOKEN."""
+    if current_user.is_authenticated and current_user.is_admin:
+        return True
     token = current_app.config.get("METRICS_TOKEN")
     given = request.headers.get("Authorization", "").removeprefix("Bearer ")
     return bool(token) and hmac.compare_digest(given.encode(), token.encode())
@@ -137,7 +141,7 @@ def _authorised() -> bool:
 @limiter.exempt
 def metrics():
     if not _authorised():
-        abort(404)  # not there, as far as anyone without the token can tell
+        abort(404)  # not there, as far as anyone else can tell
     facts = CollectorRegistry()
     facts.register(_RedisFacts(current_app._get_current_object()))
     body = generate_latest(_in_process_registry()) + generate_latest(facts)
