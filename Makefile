@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 VENDOR := webapp/static/vendor
+DIST := webapp/static/dist
+STATIC_SOURCES := $(shell find webapp/static -type f -not -path '$(DIST)/*' -not -path '$(VENDOR)/*')
 export FLASK_APP := wsgi
 
 .PHONY: run test lint format worker scheduler migrate assets clean
@@ -44,11 +46,16 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-assets: $(VENDOR)/htmx.min.js
+# Static files fingerprinted, minified and compressed into $(DIST) (webapp/assets/build.py),
+# rebuilt when one of them changed.
+assets: $(DIST)/manifest.json
+
+$(DIST)/manifest.json: $(STATIC_SOURCES) $(VENDOR)/htmx.min.js node_modules/.package-lock.json | $(VENV)/.runtime
+	$(BIN)/flask assets build
 
 $(VENDOR)/htmx.min.js: node_modules/.package-lock.json
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $@
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR)
+	rm -rf $(VENV) node_modules $(VENDOR) $(DIST)

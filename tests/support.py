@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
 import http.client
 import re
 import threading
@@ -11,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import brotli
 from sqlalchemy import func, select, update
 from werkzeug.serving import make_server
 
@@ -196,3 +200,17 @@ def failed_logins_until_refused(send: Callable[[int], int]) -> int | None:
         if send(attempt) == 429:
             return attempt
     return None
+
+
+# --- static files ----------------------------------------------------------------------------
+
+
+def sri_hash(content: bytes) -> str:
+    """The Subresource Integrity value a browser checks `content` against (SHA-384)."""
+    return "sha384-" + base64.b64encode(hashlib.sha384(content).digest()).decode()
+
+
+def decoded(body: bytes, content_encoding: str | None) -> bytes:
+    """A body as a browser reads it once it has undone its Content-Encoding."""
+    decoders = {None: bytes, "gzip": gzip.decompress, "br": brotli.decompress}
+    return decoders[content_encoding](body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.headers import CONTENT_SECURITY_POLICY
+from webapp.headers import CONTENT_SECURITY_POLICY, content_security_policy
 
 from .test_cache import HTMX
 from .test_cache_hits import paths_reaching_flask
@@ -13,9 +13,9 @@ from .test_cache_hits import paths_reaching_flask
 OVER_TLS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
 
 
-def _assert_protected(response, *, over_tls: bool = False) -> None:
+def _assert_protected(response, *, over_tls: bool = False, policy: str = CONTENT_SECURITY_POLICY) -> None:
     headers = response.headers
-    assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert headers["Content-Security-Policy"] == policy
     assert "script-src 'self'" in CONTENT_SECURITY_POLICY and "unsafe" not in CONTENT_SECURITY_POLICY
     assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
     assert headers["X-Content-Type-Options"] == "nosniff"
@@ -65,3 +65,23 @@ def test_over_tls_every_answer_asks_browsers_to_stay_on_https(behind_tls_proxy, 
     assert reached == []
     _assert_protected(hit, over_tls=True)
     _assert_protected(client.get("/login"), over_tls=False)
+
+
+@pytest.fixture
+def cdn(app_config) -> None:
+    app_config["CDN_URL"] = "https://cdn.example.test/tasklane"
+
+
+def test_with_a_cdn_pages_and_cache_hits_allow_scripts_and_styles_from_its_origin(cdn, app, client, user):
+    policy = content_security_policy("https://cdn.example.test/tasklane")
+    assert "script-src 'self' https://cdn.example.test;" in policy
+    assert "style-src 'self' https://cdn.example.test;" in policy
+    assert "connect-src 'self';" in policy and "unsafe" not in policy
+
+    client.get("/profile")
+    _assert_protected(client.get("/tasks"), policy=policy)
+    with paths_reaching_flask(app) as reached:
+        hit = client.get("/tasks")
+    assert reached == []
+    _assert_protected(hit, policy=policy)
+    _assert_protected(client.get("/login"), policy=policy)

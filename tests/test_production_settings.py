@@ -64,6 +64,7 @@ def test_production_refuses_to_start_and_lists_every_problem():
         ("SECRET_KEY", "a" * 64, "too weak"),
         ("PUBLIC_URL", "http://tasks.example.com", "https://"),
         ("PROXY_HOPS", "yes", "number of proxies"),
+        ("CDN_URL", "http://cdn.example.com", "CDN_URL must start with https://"),
         ("FLASK_DEBUG", "true", "FLASK_DEBUG must be off"),
         ("MAIL_URL", "", "MAIL_URL is not set"),
     ],

@@ -30,7 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     htmx_extension.init_app(app)
     queues.init_app(app)
 
-    from . import cache, commands, errors, formatting, headers, input_checks, metrics, models  # noqa: F401  (models registers the tables)
+    from . import assets, cache, commands, errors, formatting, headers, input_checks, metrics, models  # noqa: F401  (models registers the tables)
     from .admin import jobs_dashboard
     from .admin.views import bp as admin
     from .auth.views import bp as auth
@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in (admin, auth, dashboard, projects, reminders, tasks):
         app.register_blueprint(blueprint)
     cache.init_app(app)
+    assets.init_app(app)
     headers.init_app(app)
     jobs_dashboard.mount(app)  # after the headers: its pages keep their own Content-Security-Policy
     errors.register(app)

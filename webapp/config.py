@@ -106,6 +106,17 @@ class Config:
     # How many reverse proxies (nginx) stand in front of the app and set X-Forwarded-*.
     PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
 
+    # Static files (webapp/assets): pages load them from the CDN when CDN_URL is set (the public
+    # base URL of what `flask assets push` uploads), else from the app's own /static/dist/.
+    CDN_URL = os.environ.get("CDN_URL", "").rstrip("/") or None
+    # Where `flask assets push` uploads: any S3-compatible store (S3, R2, MinIO, Spaces…). Unset
+    # endpoint: AWS; unset keys: boto3 finds credentials as usual (an instance role, ~/.aws).
+    ASSETS_S3_BUCKET = os.environ.get("ASSETS_S3_BUCKET")
+    ASSETS_S3_ENDPOINT_URL = os.environ.get("ASSETS_S3_ENDPOINT_URL")
+    ASSETS_S3_REGION = os.environ.get("ASSETS_S3_REGION")
+    ASSETS_S3_ACCESS_KEY_ID = os.environ.get("ASSETS_S3_ACCESS_KEY_ID")
+    ASSETS_S3_SECRET_ACCESS_KEY = os.environ.get("ASSETS_S3_SECRET_ACCESS_KEY")
+
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
@@ -128,6 +139,8 @@ def production_problems(env: Mapping[str, str]) -> list[str]:
         )
     if env.get("PUBLIC_URL") and not env["PUBLIC_URL"].startswith("https://"):
         problems.append("PUBLIC_URL must start with https:// (it is the base of every link in mail)")
+    if env.get("CDN_URL") and not env["CDN_URL"].startswith("https://"):
+        problems.append("CDN_URL must start with https:// (an https page refuses scripts over http)")
     if env.get("PROXY_HOPS") and not env["PROXY_HOPS"].isdigit():
         problems.append("PROXY_HOPS must be the number of proxies in front of the app (1 behind nginx)")
     if env.get("FLASK_DEBUG", "").lower() not in FALSE:

@@ -4,40 +4,59 @@
 The Content-Security-Policy allows no inline script, no eval and no inline style: htmx is told not
 to evaluate attributes or inject its indicator style (base.html's htmx-config), and what pages do
 with JavaScript lives in static/app.js. Strict-Transport-Security goes only on answers sent over
-TLS (behind the proxy, as ProxyFix reports the scheme).
+TLS (behind the proxy, as ProxyFix reports the scheme). With CDN_URL set, scripts, styles and
+images may also come from the CDN's origin (webapp/assets).
+
+The headers are the app's, set when the factory binds this module: the cache hits answered in
+front of Flask have no app context to find them in. A process runs one app.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, request
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "object-src 'none'",
+
+def content_security_policy(cdn_url: str | None = None) -> str:
+    assets = f"'self' {_origin(cdn_url)}" if cdn_url else "'self'"
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src {assets}",
+            f"style-src {assets}",
+            f"img-src {assets} data:",
+            "connect-src 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "object-src 'none'",
+        )
     )
-)
-ALWAYS = (
-    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+OTHER_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "same-origin"),
     ("X-Frame-Options", "DENY"),
 )
 OVER_TLS = (("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),)
+_always = (("Content-Security-Policy", CONTENT_SECURITY_POLICY), *OTHER_HEADERS)
 
 
 def security_headers(*, over_tls: bool) -> tuple[tuple[str, str], ...]:
-    return ALWAYS + OVER_TLS if over_tls else ALWAYS
+    return _always + OVER_TLS if over_tls else _always
 
 
 def init_app(app: Flask) -> None:
+    global _always
+    _always = (("Content-Security-Policy", content_security_policy(app.config["CDN_URL"])), *OTHER_HEADERS)
     app.after_request(_add_security_headers)
 
 
