@@ -108,7 +108,7 @@ class ServeCacheHits:
         request.environ[ENDPOINT_ENVIRON_KEY] = endpoint
         cache_control = cache.REVALIDATE if with_etag else cache.PRIVATE
         headers = [("Cache-Control", cache_control), ("Vary", ", ".join(cache.CACHED_PAGE_VARY))]
-        secure = security_headers(over_tls=request.scheme == "https")
+        secure = security_headers(self.flask_app, over_tls=request.scheme == "https")
         headers += secure
         if (reads := found.reads) is not None:
             headers += limits.rate_limit_headers(self._read_counter.allowed, reads.count, reads.reset_at)

@@ -7,15 +7,15 @@ with JavaScript lives in static/app.js. Strict-Transport-Security goes only on a
 TLS (behind the proxy, as ProxyFix reports the scheme). With CDN_URL set, scripts, styles and
 images may also come from the CDN's origin (webapp/assets).
 
-The headers are the app's, set when the factory binds this module: the cache hits answered in
-front of Flask have no app context to find them in. A process runs one app.
+The headers are the app's, made once when the factory binds this module and kept on the app:
+the cache hits answered in front of Flask, which have no app context, pass the app.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 
 def content_security_policy(cdn_url: str | None = None) -> str:
@@ -47,20 +47,20 @@ OTHER_HEADERS = (
     ("X-Frame-Options", "DENY"),
 )
 OVER_TLS = (("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),)
-_always = (("Content-Security-Policy", CONTENT_SECURITY_POLICY), *OTHER_HEADERS)
 
 
-def security_headers(*, over_tls: bool) -> tuple[tuple[str, str], ...]:
-    return _always + OVER_TLS if over_tls else _always
+def security_headers(app: Flask, *, over_tls: bool) -> tuple[tuple[str, str], ...]:
+    always = app.extensions["security_headers"]
+    return always + OVER_TLS if over_tls else always
 
 
 def init_app(app: Flask) -> None:
-    global _always
-    _always = (("Content-Security-Policy", content_security_policy(app.config["CDN_URL"])), *OTHER_HEADERS)
+    policy = content_security_policy(app.config["CDN_URL"])
+    app.extensions["security_headers"] = (("Content-Security-Policy", policy), *OTHER_HEADERS)
     app.after_request(_add_security_headers)
 
 
 def _add_security_headers(response: Response) -> Response:
-    for name, value in security_headers(over_tls=request.is_secure):
+    for name, value in security_headers(current_app, over_tls=request.is_secure):
         response.headers.setdefault(name, value)
     return response
