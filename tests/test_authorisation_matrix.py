@@ -28,6 +28,7 @@ SIGNED_IN = "signed in"  # any signed-in user, about their own data
 OWNER = "owner"  # only the owner of the task, project, reminder or notification it names
 SCRAPER = "scraper"  # admins, or with METRICS_TOKEN: not there (404) for anyone else
 ADMIN = "admin"  # only admins
+PROBE = "probe"  # anyone, never a 500: 200, or 503 when not ready (no worker runs here)
 ACCESS = {
     "static": PUBLIC,
     "auth.signup": PUBLIC,
@@ -98,6 +99,8 @@ ACCESS = {
     "rq_dashboard.list_jobs": ADMIN,
     "rq_dashboard.job_info": ADMIN,
     "rq_dashboard.list_workers": ADMIN,
+    "ops.healthz": PROBE,
+    "ops.readyz": PROBE,
 }
 # URL arguments that differ per route: a file rq-dashboard ships.
 ARGUMENTS_OF = {"rq_dashboard.static": {"filename": "css/main.css"}}
@@ -162,6 +165,8 @@ def _allowed(response, access: str, who: str, arguments: list[str]) -> bool:
     status = response.status_code
     if access == SCRAPER:
         return status == (200 if who == "admin" else 404)
+    if access == PROBE:
+        return status in (200, 503)
     if access == PUBLIC:
         return status < 500
     if who == "visitor":

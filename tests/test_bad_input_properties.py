@@ -51,6 +51,8 @@ from .support import add_task, assert_sendable, make_user
 BASE_EXAMPLES, EXAMPLES_PER_PARAMETER, MOST_EXAMPLES = 8, 3, 40
 # The zones farthest from UTC, either side: where a moment near the ends of the calendar overflows.
 FARTHEST_ZONES = ("Pacific/Kiritimati", "Etc/GMT+12")
+# Answers of 500 and above that a route gives by design: readiness while no worker runs here.
+BY_DESIGN = {("/readyz", 503)}
 ZONES = [*FARTHEST_ZONES, "Pacific/Pago_Pago", *all_timezones()]
 HEADERS = [
     {"HX-Request": "true"},
@@ -532,7 +534,7 @@ def test_no_request_to_any_route_is_a_500_or_leaves_a_refused_change(short_pages
 
         response = _send(app, seeded, sent)
 
-        assert response.status_code < 500
+        assert response.status_code < 500 or (sent["path"], response.status_code) in BY_DESIGN
         assert_sendable(response)
         after = _database_state()
         changed = after != before

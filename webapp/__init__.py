@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import event
 
+from . import logs
 from .config import BASE_DIR, INSTANCE_DIR, load_config
 from .extensions import cache as cache_extension  # `cache` here would be shadowed by the webapp.cache module
 from .extensions import csrf, db, limiter, login_manager, migrate, queues
@@ -17,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_object(load_config())
     if config:
         app.config.update(config)
+    logs.init_app(app)
     _configure_redis_backed_extensions(app)
 
     db.init_app(app)
@@ -35,11 +37,12 @@ def create_app(config: dict | None = None) -> Flask:
     from .admin.views import bp as admin
     from .auth.views import bp as auth
     from .dashboard.views import bp as dashboard
+    from .ops.views import bp as ops
     from .projects.views import bp as projects
     from .reminders.views import bp as reminders
     from .tasks.views import bp as tasks
 
-    for blueprint in (admin, auth, dashboard, projects, reminders, tasks):
+    for blueprint in (admin, auth, dashboard, ops, projects, reminders, tasks):
         app.register_blueprint(blueprint)
     cache.init_app(app)
     assets.init_app(app)
@@ -57,13 +60,15 @@ def create_app(config: dict | None = None) -> Flask:
 def _wrap_wsgi_app(app: Flask) -> None:
     """Cache hits are answered before Flask; first, the client's address, scheme and host are
     taken from the proxies PROXY_HOPS trusts, or from the connection (webapp/proxies.py), and
-    both see them; outermost, every request is counted and timed."""
+    both see them; every request is counted and timed, and outermost, logged with its id
+    (webapp/logs.py)."""
     from .cache_hits import ServeCacheHits
     from .metrics import CountRequests
 
     app.wsgi_app = ServeCacheHits(app, app.wsgi_app)
     app.wsgi_app = trust_proxies(app.wsgi_app, app.config["PROXY_HOPS"])
     app.wsgi_app = CountRequests(app.wsgi_app)
+    logs.wrap(app)
 
 
 def _tune_sqlite(engine) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from jobs import QUEUES
 
@@ -19,7 +19,11 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     from .reminders.compose import compile_templates
 
     compile_templates()
-    worker = AppWorker(list(queues or QUEUES), connection=redis_queues.long_connection())
+    worker = AppWorker(
+        list(queues or QUEUES),
+        connection=redis_queues.long_connection(),
+        worker_ttl=current_app.config["WORKER_TTL_SECONDS"],
+    )
     worker.work(burst=burst, with_scheduler=True)
 
 

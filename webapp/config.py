@@ -117,6 +117,13 @@ class Config:
     ASSETS_S3_ACCESS_KEY_ID = os.environ.get("ASSETS_S3_ACCESS_KEY_ID")
     ASSETS_S3_SECRET_ACCESS_KEY = os.environ.get("ASSETS_S3_SECRET_ACCESS_KEY")
 
+    # Logs of every process (webapp/logs.py): one JSON object per line, or readable text.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if ENV_NAME == "production" else "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+    SENTRY_DSN = os.environ.get("SENTRY_DSN")  # error tracking, when set
+    # A worker's heartbeat lasts this long: /readyz counts a worker alive while it holds one.
+    WORKER_TTL_SECONDS = int(os.environ.get("WORKER_TTL_SECONDS", "60"))
+
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True

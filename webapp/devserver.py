@@ -45,8 +45,6 @@ def _commands(port: str) -> dict[str, list[str]]:
             f"127.0.0.1:{port}",
             "--workers",
             os.environ.get("WEB_CONCURRENCY", "2"),
-            "--access-logfile",
-            "-",
             "--graceful-timeout",
             "2",
             "wsgi:app",

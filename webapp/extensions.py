@@ -13,9 +13,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 
-from jobs.payloads import JsonQueue
-
 from .limits import caller, every_route_limits, note_refusal
+from .queueing import JsonQueue
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

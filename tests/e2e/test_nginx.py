@@ -4,6 +4,7 @@ body limits."""
 from __future__ import annotations
 
 import os
+import re
 import urllib.error
 import urllib.request
 
@@ -125,3 +126,21 @@ def test_behind_nginx_a_client_claiming_other_addresses_still_runs_out_of_login_
 def test_behind_nginx_a_client_cannot_choose_the_host_its_origin_is_checked_against(proxied_url):
     forged = {"Origin": "http://evil.example", "X-Forwarded-Host": "evil.example"}
     assert login_from(proxied_url, "127.0.0.4", **wrong_password(1), headers=forged) == 403
+
+
+def test_behind_nginx_probes_are_never_answered_from_its_cache(proxied_url):
+    statuses = []
+    for _ in range(3):
+        with urllib.request.urlopen(proxied_url + "/healthz") as response:
+            assert response.read() == b"ok\n"
+            statuses.append(response.headers["X-Cache-Status"])
+    assert "HIT" not in statuses, statuses
+
+
+def test_behind_nginx_a_request_id_comes_from_nginx_not_from_the_client(proxied_url):
+    forged = urllib.request.Request(proxied_url + "/login", headers={"X-Request-ID": "chosen-by-the-client"})
+    ids = []
+    for _ in range(2):
+        with urllib.request.urlopen(forged) as response:
+            ids.append(response.headers["X-Request-ID"])
+    assert all(re.fullmatch(r"[0-9a-f]{32}", each) for each in ids) and ids[0] != ids[1], ids

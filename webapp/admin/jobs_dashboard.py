@@ -21,7 +21,7 @@ from redis.exceptions import ResponseError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq_dashboard.web import setup_rq_connection
 
-from jobs.payloads import SERIALIZER
+from webapp.queueing import SERIALIZER
 
 from ..extensions import csrf, queues
 from ..headers import CONTENT_SECURITY_POLICY
@@ -44,7 +44,7 @@ def mount(app: Flask) -> None:
     app.config.setdefault("RQ_DASHBOARD_REDIS_URL", app.config["REDIS_URL"])
     app.config.setdefault("RQ_DASHBOARD_POLL_INTERVAL", POLL_MILLISECONDS)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
-    rq_dashboard.web.config.serializer = SERIALIZER  # jobs are JSON (jobs/payloads.py)
+    rq_dashboard.web.config.serializer = SERIALIZER  # jobs are JSON (webapp/queueing.py)
     setup_rq_connection(app)
     with app.app_context():  # the queues' connection, with its short timeouts: a hung Redis fails fast
         app.redis_conn = queues.connection

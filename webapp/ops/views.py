@@ -1,0 +1,33 @@
+"""`/healthz` and `/readyz`: cheap, open to anyone without logging in, never rate-limited or
+cached, and never a 500."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from ..extensions import limiter
+from . import readiness
+
+bp = Blueprint("ops", __name__)
+
+NOT_STORED = {"Cache-Control": "no-store"}
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz() -> Response:
+    """The process answers: nothing else is asked (no database, no Redis)."""
+    return Response("ok\n", 200, NOT_STORED, mimetype="text/plain")
+
+
+@bp.get("/readyz")
+@limiter.exempt
+def readyz() -> Response:
+    """200 when the database and Redis answer, the scheduler ticks and a worker is alive; 503
+    naming what is not."""
+    checks = readiness.check()
+    ready = all(outcome == readiness.OK for outcome in checks.values())
+    response = jsonify(ready=ready, checks=checks)
+    response.status_code = 200 if ready else 503
+    response.headers.update(NOT_STORED)
+    return response
