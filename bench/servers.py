@@ -22,6 +22,7 @@ PRODUCTION_UPSTREAM = "127.0.0.1:8000"
 PRODUCTION_ROOT = "/srv/tasklane/"
 PRODUCTION_CACHE = "/var/cache/nginx/tasklane"
 PRODUCTION_ASSETS = "/srv/tasklane-assets"
+PRODUCTION_LOGS = "/var/log/nginx/"
 BROTLI_STATIC = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"
 NGINX_MISSING = "nginx is not installed (apt-get install nginx libnginx-mod-http-brotli-static)"
 
@@ -37,6 +38,7 @@ def local_config(site: str, port: int, workdir: Path) -> str:
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
     site = site.replace(PRODUCTION_ROOT, f"{ROOT}/")
     site = site.replace(PRODUCTION_CACHE, str(workdir / "cache"))
+    site = site.replace(PRODUCTION_LOGS, f"{workdir}/")
     # Workers run as this user: a checkout in a private temporary folder is unreadable to `nobody`.
     return f"""
         daemon off;

@@ -19,9 +19,14 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def nginx_url(live_server, tmp_path_factory):
+def nginx_workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("nginx")
+
+
+@pytest.fixture(scope="module")
+def nginx_url(live_server, nginx_workdir):
     require(nginx_installed(), NGINX_MISSING)
-    with running_nginx(live_server.url.removeprefix("http://"), tmp_path_factory.mktemp("nginx")) as url:
+    with running_nginx(live_server.url.removeprefix("http://"), nginx_workdir) as url:
         yield url
 
 
@@ -144,3 +149,21 @@ def test_behind_nginx_a_request_id_comes_from_nginx_not_from_the_client(proxied_
         with urllib.request.urlopen(forged) as response:
             ids.append(response.headers["X-Request-ID"])
     assert all(re.fullmatch(r"[0-9a-f]{32}", each) for each in ids) and ids[0] != ids[1], ids
+
+
+MAILED_LINKS = ("/reset/k1LL3rT0k3n", "/email/confirm/k1LL3rT0k3n", "/unsubscribe/k1LL3rT0k3n?list=all")
+
+
+def test_the_access_log_holds_no_token_of_a_mailed_link(nginx_url, nginx_workdir):
+    for path in MAILED_LINKS:
+        request = urllib.request.Request(nginx_url + path, headers={"Referer": nginx_url + MAILED_LINKS[0]})
+        try:
+            urllib.request.urlopen(request).close()
+        except urllib.error.HTTPError as refused:  # a made-up token: an invalid link
+            refused.close()
+    log = (nginx_workdir / "tasklane.access.log").read_text()
+
+    assert "k1LL3rT0k3n" not in log
+    for link in ("/reset/<token>", "/email/confirm/<token>", "/unsubscribe/<token>"):
+        assert f"GET {link} HTTP" in log
+    assert '"http://127.0.0.1' in log and '/reset/<token>"' in log  # the Referer, also without it
