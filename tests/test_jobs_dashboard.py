@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import pickle
 import re
 
 from rq.job import Job
 
 from tests.support import page_text
+from tests.test_job_payloads import _WritesAFile
 from webapp.extensions import queues
 
 CROSS_SITE = {"Sec-Fetch-Site": "cross-site"}
@@ -88,3 +90,20 @@ def test_a_finished_jobs_page_reads_its_json_result(admin_client, admin, run_job
     assert response.get_json()["description"] == job.description
     listed = admin_client.get("/admin/rq/0/data/jobs/default/finished/8/asc/1.json")
     assert [row["id"] for row in listed.get_json()["jobs"]] == [job.id]
+
+
+def test_a_pickle_planted_in_a_jobs_meta_never_runs_when_an_admin_opens_requeues_or_deletes_it(
+    admin_client, admin, redis_client, tmp_path
+):
+    marker = tmp_path / "unpickled"
+    job = _a_job()
+    redis_client.hset(f"rq:job:{job.id}", "meta", pickle.dumps(_WritesAFile(str(marker))))
+
+    answers = [
+        admin_client.get(f"/admin/rq/0/view/job/{job.id}").status_code,
+        admin_client.post(f"/admin/rq/job/{job.id}/requeue", headers=SAME_ORIGIN).status_code,
+        admin_client.post(f"/admin/rq/job/{job.id}/delete", headers=SAME_ORIGIN).status_code,
+    ]
+
+    assert not marker.exists(), "rq-dashboard unpickled the planted meta"
+    assert all(status < 500 for status in answers), answers

@@ -19,9 +19,10 @@ import rq_dashboard
 from flask import Flask, Response, abort, current_app, request, url_for
 from redis.exceptions import ResponseError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import requeue_job
 from rq_dashboard.web import setup_rq_connection
 
-from webapp.queueing import SERIALIZER
+from webapp.queueing import SERIALIZER, JsonJob
 
 from ..extensions import csrf, queues
 from ..headers import CONTENT_SECURITY_POLICY
@@ -45,6 +46,10 @@ def mount(app: Flask) -> None:
     app.config.setdefault("RQ_DASHBOARD_POLL_INTERVAL", POLL_MILLISECONDS)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
     rq_dashboard.web.config.serializer = SERIALIZER  # jobs are JSON (webapp/queueing.py)
+    # Its job page, delete and requeue fetch a job without that setting, with pickle: whoever
+    # could write to Redis would run code here when an admin clicks. They get JSON too.
+    rq_dashboard.web.Job = JsonJob
+    rq_dashboard.web.requeue_job = partial(requeue_job, serializer=SERIALIZER)
     setup_rq_connection(app)
     with app.app_context():  # the queues' connection, with its short timeouts: a hung Redis fails fast
         app.redis_conn = queues.connection
