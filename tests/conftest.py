@@ -331,3 +331,12 @@ def admin(admin_client) -> User:
     grace = AuthActions(admin_client).join(email="grace@example.com", display_name="Grace", timezone="UTC")
     set_admin(None, grace, True)
     return grace
+
+
+@pytest.fixture
+def backup_dir(app_config, worker_env_overrides, tmp_path) -> Path:
+    """Where the app and its worker processes keep backups; ask for it before `app`."""
+    directory = tmp_path / "backups"
+    app_config["BACKUP_DIR"] = directory
+    worker_env_overrides["BACKUP_DIR"] = str(directory)
+    return directory

@@ -15,10 +15,13 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import brotli
-from sqlalchemy import func, select, update
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import column, func, select, table, update
 from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
+from webapp import create_app
 from webapp.auth.services import confirm_address, create_account
 from webapp.extensions import db
 from webapp.mail import message_id_for
@@ -214,3 +217,55 @@ def decoded(body: bytes, content_encoding: str | None) -> bytes:
     """A body as a browser reads it once it has undone its Content-Encoding."""
     decoders = {None: bytes, "gzip": gzip.decompress, "br": brotli.decompress}
     return decoders[content_encoding](body)
+
+
+# --- databases of a test's own ----------------------------------------------------------------
+
+
+@contextmanager
+def migrated_app(config: dict) -> Iterator[Flask]:
+    """The app on a database of the test's own (in `config`), migrated from empty like every test
+    database, inside its app context."""
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- backups ---------------------------------------------------------------------------------
+
+
+def make_users_with_everything() -> dict[str, int]:
+    """Two users with projects, tagged tasks, reminders to come and one due, whose mail the sweep
+    has planned (pending deliveries and notifications): what a backup must bring back."""
+    from jobs.reminders import run_sweep
+
+    ada, bob = make_user("ada@example.com"), make_user("bob@example.com", "UTC")
+    for user in (ada, bob):
+        project = Project(owner_id=user.id, name=f"{user.display_name}'s garden")
+        add_task(user, "Water the roses", project=project, tags=("home",), notes="before noon")
+        make_reminders(user, 2, NOW + timedelta(days=1))
+        make_reminders(user, 1, NOW - timedelta(minutes=1))
+    run_sweep(NOW)
+    counts = {
+        "users": count(User),
+        "tasks": count(Task),
+        "reminders": count(Reminder),
+        "pending deliveries": count(Delivery, Delivery.state == DeliveryState.PENDING),
+    }
+    assert all(counts.values()), counts
+    return counts
+
+
+def rows_of_every_table(engine) -> dict[str, set[tuple]]:
+    """Every row of every table (Alembic's too), to compare a database with its restored copy."""
+    tables = [*db.metadata.sorted_tables, table("alembic_version", column("version_num"))]
+    with engine.connect() as connection:
+        return {t.name: {tuple(row) for row in connection.execute(select(t))} for t in tables}
+
+
+def backups_in(directory: Path) -> list[str]:
+    """The complete backups in a directory (a database copy with its manifest), oldest first."""
+    return sorted(path.name.removesuffix(".json") for path in directory.glob("tasklane-*.json"))

@@ -1,4 +1,5 @@
-"""CLI commands on the app: `flask worker`, `flask scheduler`, `flask users …`."""
+"""CLI commands on the app: `flask worker`, `flask scheduler`, `flask users …`, `flask backup`,
+`flask restore`."""
 
 from __future__ import annotations
 
@@ -43,7 +44,10 @@ def scheduler_command(interval: int, burst: bool) -> None:
 
 def register(app: Flask) -> None:
     from .admin.commands import users_cli
+    from .backups.commands import backup_command, restore_command
 
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(users_cli)

@@ -124,6 +124,12 @@ class Config:
     # A worker's heartbeat lasts this long: /readyz counts a worker alive while it holds one.
     WORKER_TTL_SECONDS = int(os.environ.get("WORKER_TTL_SECONDS", "60"))
 
+    # Backups (webapp/backups): `flask backup` and the nightly job write them here and keep the
+    # newest BACKUP_KEEP; `flask restore FILE` brings one back.
+    BACKUP_DIR = Path(os.environ.get("BACKUP_DIR", INSTANCE_DIR / "backups"))
+    BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", "14"))
+    BACKUP_SQLITE_STEP_PAGES = 1024  # pages SQLite copies between two progress reports (4 MiB)
+
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
