@@ -10,7 +10,7 @@ from rq_scheduler import Scheduler
 
 from webapp.queueing import JsonJob, JsonQueue
 
-from . import maintenance, reminders
+from . import backups, maintenance, reminders
 
 PERIODIC_PREFIX = "periodic-"
 TICK_KEY = "tasklane:scheduler:tick"  # when a scheduler last ticked; gone after a few missed ticks
@@ -21,7 +21,10 @@ PERIODIC_JOBS = (
     ("* * * * *", reminders.run_sweep, "reminders"),
     ("2 * * * *", reminders.plan_overdue_mails, "reminders"),
     ("17 3 * * *", maintenance.purge_expired_records, "default"),
+    ("40 2 * * *", backups.take_nightly_backup, "default"),
 )
+# Seconds a periodic job may run, where RQ's default (180 s) is too short.
+TIMEOUTS = {backups.take_nightly_backup: backups.TIMEOUT_SECONDS}
 
 
 class AppScheduler(Scheduler):
@@ -53,4 +56,12 @@ def register_periodic_jobs(scheduler: Scheduler) -> None:
             scheduler.cancel(job)
     for cron, func, queue in PERIODIC_JOBS:
         job_id = f"{PERIODIC_PREFIX}{func.__name__}"
-        scheduler.cron(cron, func=func, id=job_id, queue_name=queue, use_local_timezone=False, result_ttl=600)
+        scheduler.cron(
+            cron,
+            func=func,
+            id=job_id,
+            queue_name=queue,
+            use_local_timezone=False,
+            result_ttl=600,
+            timeout=TIMEOUTS.get(func),
+        )

@@ -16,14 +16,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from bench.smtp_sink import free_port
 from jobs.reminders import run_sweep
 from tests.conftest import require
-from tests.support import NOW, let_the_leases_run_out, make_reminders, make_user, reminder_ids
-from webapp import create_app
+from tests.support import NOW, let_the_leases_run_out, make_reminders, make_user, migrated_app, reminder_ids
 from webapp.extensions import db
 from webapp.reminders.models import Delivery, DeliveryState
 
@@ -105,12 +103,8 @@ def crashable_postgres(app_config):
 @pytest.fixture
 def crash_app(crashable_postgres, app_config, smtp_sink, redis_server):
     """The app on the crashable server, migrated from empty like every test database."""
-    app = create_app(app_config)
-    with app.app_context():
-        upgrade()
+    with migrated_app(app_config) as app:
         yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _sent() -> int:
