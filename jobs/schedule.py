@@ -13,8 +13,8 @@ from webapp.queueing import JsonJob, JsonQueue
 from . import backups, maintenance, reminders
 
 PERIODIC_PREFIX = "periodic-"
-TICK_KEY = "tasklane:scheduler:tick"  # when a scheduler last ticked; gone after a few missed ticks
-MISSED_TICKS = 3
+TICK_KEY = "tasklane:scheduler:tick"  # when a scheduler last ticked (Unix time)
+TICK_KEPT = 7 * 24 * 3600  # long enough to say how long ago the last tick was
 
 # (cron in UTC, function, queue)
 PERIODIC_JOBS = (
@@ -35,18 +35,15 @@ class AppScheduler(Scheduler):
     job_class = JsonJob
     queue_class = JsonQueue
 
-    def __init__(self, *args, interval: int = 60, **kwargs) -> None:
-        super().__init__(*args, interval=interval, **kwargs)
-        self.tick_lasts = MISSED_TICKS * int(interval) + 10
-
     def heartbeat(self) -> None:
         super().heartbeat()
-        self.connection.set(TICK_KEY, time.time(), ex=self.tick_lasts)
+        self.connection.set(TICK_KEY, time.time(), ex=TICK_KEPT)
 
 
-def scheduler_is_ticking(connection: Redis) -> bool:
-    """A scheduler polled within its last few intervals."""
-    return bool(connection.exists(TICK_KEY))
+def seconds_since_tick(connection: Redis) -> float | None:
+    """How long ago a scheduler last polled; None when none has (this week)."""
+    tick = connection.get(TICK_KEY)
+    return None if tick is None else max(0.0, time.time() - float(tick))
 
 
 def register_periodic_jobs(scheduler: Scheduler) -> None:

@@ -83,6 +83,8 @@ def _test_config(database_url: str, redis_url: str) -> dict:
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 1024,
         "ARGON2_PARALLELISM": 1,
+        # No scheduler runs in most tests: their admins are mailed no alerts (test_alerts.py is).
+        "ALERT_MAILS": False,
     }
 
 
@@ -183,6 +185,7 @@ def app_worker_env(app) -> dict[str, str]:
     env["REDIS_URL"] = app.config["REDIS_URL"]
     env["SECRET_KEY"] = app.config["SECRET_KEY"]
     env["PUBLIC_URL"] = app.config["PUBLIC_URL"]
+    env["ALERT_MAILS"] = "1" if app.config["ALERT_MAILS"] else "0"
     if app.config.get("MAIL_URL"):
         env["MAIL_URL"] = app.config["MAIL_URL"]
     return env

@@ -123,6 +123,17 @@ class Config:
     SENTRY_DSN = os.environ.get("SENTRY_DSN")  # error tracking, when set
     # A worker's heartbeat lasts this long: /readyz counts a worker alive while it holds one.
     WORKER_TTL_SECONDS = int(os.environ.get("WORKER_TTL_SECONDS", "60"))
+    # Alerts (webapp/ops/alerts.py): admins get a mail and a red banner while one of these holds.
+    # A scheduler silent this long is not ticking (for /readyz too); keep it above its --interval.
+    SCHEDULER_SILENT_SECONDS = float(os.environ.get("SCHEDULER_SILENT_SECONDS", "180"))
+    # This many mails failed for good among those planned in the last ALERT_FAILED_WINDOW_HOURS
+    # (a mail fails for good after its last retry, ~3 hours after it was planned).
+    ALERT_FAILED_DELIVERIES = int(os.environ.get("ALERT_FAILED_DELIVERIES", "20"))
+    ALERT_FAILED_WINDOW_HOURS = float(os.environ.get("ALERT_FAILED_WINDOW_HOURS", "4"))
+    ALERT_CHECK_SECONDS = float(os.environ.get("ALERT_CHECK_SECONDS", "30"))  # by each worker
+    # A problem must last this long before admins are mailed (a deploy restarts workers).
+    ALERT_AFTER_SECONDS = float(os.environ.get("ALERT_AFTER_SECONDS", "60"))
+    ALERT_MAILS = os.environ.get("ALERT_MAILS", "1") != "0"  # off: the banner and /readyz only
 
     # Backups (webapp/backups): `flask backup` and the nightly job write them here and keep the
     # newest BACKUP_KEEP; `flask restore FILE` brings one back.

@@ -4,11 +4,13 @@ action, and only a few people look at them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 
 from ..models import MAX_ID, Status
+from ..ops import alerts
 from ..pagination import before_arg
+from ..reminders.dispatch import request_hand_out
 from ..responses import render, see_other, wants_fragment
 from . import jobs_dashboard, services
 from .access import refuse_all_but_admins
@@ -18,9 +20,16 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(refuse_all_but_admins)
 
 
+@bp.before_request
+def _review_alerts() -> None:
+    """Every admin page shows the alerts in force (admin/base.html), reviewed as it is asked for."""
+    if request.method == "GET" and not wants_fragment():
+        g.alerts = alerts.problems(alerts.check_and_review(request_hand_out))
+
+
 @bp.context_processor
 def _jobs_dashboard_link() -> dict:
-    return {"jobs_dashboard_url": jobs_dashboard.url()}
+    return {"jobs_dashboard_url": jobs_dashboard.url(), "alerts": g.get("alerts", {})}
 
 
 ID = f"int(max={MAX_ID})"

@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from ..extensions import limiter
-from . import readiness
+from ..reminders.dispatch import request_hand_out
+from . import alerts, readiness
 
 bp = Blueprint("ops", __name__)
 
@@ -24,9 +25,10 @@ def healthz() -> Response:
 @limiter.exempt
 def readyz() -> Response:
     """200 when the database and Redis answer, the scheduler ticks and a worker is alive; 503
-    naming what is not."""
-    checks = readiness.check()
-    ready = all(outcome == readiness.OK for outcome in checks.values())
+    naming what is not. Failed mail is named but does not make it a 503. Asking reviews the
+    alerts too (a probe asks often, whether or not an admin looks)."""
+    checks = alerts.check_and_review(request_hand_out)
+    ready = readiness.is_ready(checks)
     response = jsonify(ready=ready, checks=checks)
     response.status_code = 200 if ready else 503
     response.headers.update(NOT_STORED)

@@ -161,6 +161,14 @@ def _signup_attempt(payload: dict, user: User, delivery: Delivery, batch: Batch)
     )
 
 
+def _ops_alert(payload: dict, user: User, delivery: Delivery, batch: Batch) -> Draft:
+    if payload["state"] == "raised":
+        subject = f"Tasklane alert: {payload['check']} {payload['problem']}"
+    else:
+        subject = f"Tasklane recovered: {payload['check']} ok again"
+    return Draft(subject[:200], {**payload, "admin": absolute_url("admin.index")})
+
+
 COMPOSERS: dict[MailKind, Composer] = {
     MailKind.REMINDER: _reminder,
     MailKind.DUE_TOMORROW: _due_tomorrow,
@@ -169,6 +177,7 @@ COMPOSERS: dict[MailKind, Composer] = {
     MailKind.PASSWORD_RESET: _password_reset,
     MailKind.EMAIL_CONFIRMATION: _email_confirmation,
     MailKind.SIGNUP_ATTEMPT: _signup_attempt,
+    MailKind.OPS_ALERT: _ops_alert,
 }
 
 

@@ -61,6 +61,7 @@ class MailKind(enum.StrEnum):
     PASSWORD_RESET = ("password_reset", None, "", "password-reset e-mails", True)
     EMAIL_CONFIRMATION = ("email_confirmation", None, "", "address-confirmation e-mails", True)
     SIGNUP_ATTEMPT = ("signup_attempt", None, "", "e-mails about sign-ups with your address", True)
+    OPS_ALERT = ("ops_alert", None, "", "alerts to admins about the service", True)  # ops/alerts.py
 
     @property
     def needs_confirmed_address(self) -> bool:
