@@ -243,6 +243,18 @@ def open_mail(page, address: str, subject: str, timeout: float = 30) -> None:
     raise AssertionError(f"no mail “{subject}” to {address} reached the outbox within {timeout} s")
 
 
+def run_flask(server: LiveServer, *args: str) -> subprocess.CompletedProcess:
+    """A `flask …` command against the live server's instance (its database and Redis)."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        env=server.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def look(page, name: str) -> None:
     """Check the page with axe-core, then keep a screenshot of it to look at."""
     check_accessibility(page)

@@ -6,8 +6,6 @@ under its Content-Security-Policy."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 
@@ -15,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import ROOT, log_in, look, screenshot, sign_up
+from tests.e2e.conftest import log_in, look, run_flask, screenshot, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -29,17 +27,6 @@ PEOPLE = [
     ("dev@northwind.example", "Dev Patel"),
     ("eun-ji.park@contoso.example", "Eun-ji Park"),
 ]
-
-
-def _flask(live_server, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        env=live_server.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def _sign_up_by_post(live_server, email: str, name: str) -> None:
@@ -61,7 +48,7 @@ def _log_in(page, email: str) -> None:
 
 
 def test_an_admin_from_the_cli_manages_users_and_reads_the_audit_log(new_page, live_server):
-    created = _flask(live_server, "users", "create-admin", "root@example.com", "--password", PASSWORD)
+    created = run_flask(live_server, "users", "create-admin", "root@example.com", "--password", PASSWORD)
     assert created.returncode == 0, created.stderr
     for email, name in PEOPLE:
         _sign_up_by_post(live_server, email, name)
@@ -124,7 +111,9 @@ def test_an_admin_from_the_cli_manages_users_and_reads_the_audit_log(new_page, l
 
 def test_rq_dashboard_works_under_its_content_security_policy(new_page, live_server):
     """new_page fails the test on any Content-Security-Policy refusal."""
-    created = _flask(live_server, "users", "create-admin", "jobs-admin@example.com", "--password", PASSWORD)
+    created = run_flask(
+        live_server, "users", "create-admin", "jobs-admin@example.com", "--password", PASSWORD
+    )
     assert created.returncode == 0, created.stderr
     page = new_page(viewport=DESKTOP)
     _log_in(page, "jobs-admin@example.com")

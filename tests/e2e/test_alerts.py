@@ -4,14 +4,12 @@ and kept as screenshots): a server whose scheduler counts as silent at once."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import ROOT, log_in, look, page_opener, running_live_server
+from tests.e2e.conftest import log_in, look, page_opener, run_flask, running_live_server
 
 pytestmark = pytest.mark.e2e
 
@@ -29,15 +27,7 @@ def silent_scheduler_server(tmp_path_factory, redis_url):
 
 def test_an_admin_sees_the_red_banner_on_admin_pages(browser, silent_scheduler_server):
     server = silent_scheduler_server
-    create_admin = ["users", "create-admin", "root@example.com", "--password", PASSWORD]
-    created = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *create_admin],
-        env=server.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    created = run_flask(server, "users", "create-admin", "root@example.com", "--password", PASSWORD)
     assert created.returncode == 0, created.stderr
     with page_opener(browser, server.url) as open_page:
         for name, viewport in VIEWPORTS.items():
