@@ -58,6 +58,14 @@ def _header(value: str) -> str | Header:
     return value if value.isascii() else Header(value, "utf-8")
 
 
+def _server_said(error: smtplib.SMTPResponseException) -> str:
+    """The server's reply as the admins' failed-mail page shows it: "550 5.1.1 No such user"."""
+    text = error.smtp_error
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    return f"{error.smtp_code} {text}"
+
+
 def _address(value: str) -> str:
     """A recipient is one plain address; anything else cannot be sent (a permanent failure)."""
     if one_line(value) != value or "," in value or "@" not in value:
@@ -160,9 +168,10 @@ class SMTPMailer:
             raise kind(f"recipient refused: {error.recipients}") from error
         except smtplib.SMTPResponseException as error:
             # A login refused is the server's configuration, not this mail: worth trying again.
+            answer = _server_said(error)
             if 400 <= error.smtp_code < 500 or isinstance(error, smtplib.SMTPAuthenticationError):
-                raise TransientMailError(f"{error.smtp_code} {error.smtp_error!r}") from error
-            raise PermanentMailError(f"{error.smtp_code} {error.smtp_error!r}") from error
+                raise TransientMailError(answer) from error
+            raise PermanentMailError(answer) from error
         except smtplib.SMTPNotSupportedError as error:  # e.g. a non-ASCII address, no SMTPUTF8
             raise PermanentMailError(str(error)) from error
         except (smtplib.SMTPException, OSError) as error:
