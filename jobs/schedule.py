@@ -8,9 +8,10 @@ import time
 from redis import Redis
 from rq_scheduler import Scheduler
 
+from webapp.admin.site_stats import COUNT_EVERY_MINUTES
 from webapp.queueing import JsonJob, JsonQueue
 
-from . import backups, maintenance, reminders
+from . import backups, maintenance, reminders, site_stats
 
 PERIODIC_PREFIX = "periodic-"
 TICK_KEY = "tasklane:scheduler:tick"  # when a scheduler last ticked (Unix time)
@@ -22,6 +23,7 @@ PERIODIC_JOBS = (
     ("2 * * * *", reminders.plan_overdue_mails, "reminders"),
     ("17 3 * * *", maintenance.purge_expired_records, "default"),
     ("40 2 * * *", backups.take_nightly_backup, "default"),
+    (f"*/{COUNT_EVERY_MINUTES} * * * *", site_stats.count_overview_figures, "default"),
 )
 # Seconds a periodic job may run, where RQ's default (180 s) is too short.
 TIMEOUTS = {backups.take_nightly_backup: backups.TIMEOUT_SECONDS}

@@ -18,7 +18,7 @@ from flask import url_for
 
 from webapp.extensions import db
 from webapp.models import Project
-from webapp.reminders.models import Notification, Reminder
+from webapp.reminders.models import Delivery, DeliveryState, Notification, Reminder
 from webapp.timezones import now_utc
 
 from .support import add_task
@@ -84,6 +84,16 @@ ACCESS = {
     "admin.demote": ADMIN,
     "admin.send_password_reset": ADMIN,
     "admin.audit": ADMIN,
+    "admin.failed_jobs": ADMIN,
+    "admin.retry_failed_job": ADMIN,
+    "admin.delete_failed_job": ADMIN,
+    "admin.retry_all_failed_jobs": ADMIN,
+    "admin.delete_all_failed_jobs": ADMIN,
+    "admin.failed_mail": ADMIN,
+    "admin.retry_failed_mail": ADMIN,
+    "admin.discard_failed_mail": ADMIN,
+    "admin.retry_all_failed_mail": ADMIN,
+    "admin.discard_all_failed_mail": ADMIN,
     "rq_dashboard.static": ADMIN,
     "rq_dashboard.favicon": ADMIN,
     "rq_dashboard.queues_overview": ADMIN,
@@ -126,13 +136,17 @@ def _fresh_objects_of(user) -> dict[str, int]:
     task = add_task(user, "Water the plants", project=project)
     reminder = Reminder(task_id=task.id, owner_id=user.id, remind_at=now_utc() + timedelta(days=1))
     notification = Notification(key=f"test:{token_hex(8)}", user_id=user.id, title="Hello", body="", url="")
-    db.session.add_all([reminder, notification])
+    failed = Delivery(
+        key=f"test:{token_hex(8)}", user_id=user.id, kind="reminder", state=DeliveryState.FAILED
+    )
+    db.session.add_all([reminder, notification, failed])
     db.session.commit()
     return {
         "task_id": task.id,
         "project_id": project.id,
         "reminder_id": reminder.id,
         "notification_id": notification.id,
+        "delivery_id": failed.id,
         "token": "not-a-real-token",
         "name": "no-such-message.eml",
         "filename": "app.css",

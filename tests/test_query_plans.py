@@ -18,13 +18,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, insert, select, text
 
-from webapp.admin.models import AuditEntry
+from webapp.admin.models import AuditEntry, DailyStat
 from webapp.admin.services import audit_page, user_summary, users_page
+from webapp.admin.site_stats import count_site_figures, site_figures
 from webapp.dashboard.services import summary
 from webapp.extensions import db
 from webapp.models import Project, Status, Tag, Task, User, task_tags
 from webapp.reminders.dispatch import plan_due_tomorrow, plan_overdue
-from webapp.reminders.models import Notification
+from webapp.reminders.failed import failed_count, failed_page
+from webapp.reminders.models import Delivery, Notification
 from webapp.reminders.services import notifications_page
 from webapp.tasks.queries import TaskFilters, search_condition, task_page
 
@@ -405,3 +407,130 @@ def test_admin_pages_walk_the_primary_key_newest_first_without_sorting(audited, 
         assert not [line for line in plan if "TEMP B-TREE" in line or line.startswith("Sort")], (sql, plan)
         if db.engine.dialect.name == "postgresql":  # SQLite walks its rowid table, in id order
             assert not [line for line in plan if line.startswith("Seq Scan")], (sql, plan)
+
+
+# --- the admin overview's counting job, and what the overview reads -----------------------------
+
+
+def _analyzed() -> None:
+    """Statistics for the planner. On PostgreSQL with VACUUM too: it reads an index alone (an
+    index-only scan) where its visibility map says the table's pages are all visible, which
+    autovacuum keeps so on a real table."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        with db.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+
+
+@pytest.fixture
+def signed_up_over_a_year(crowd):
+    """The crowd, and 3,000 more accounts made over the year before NOW."""
+    rng = random.Random(11)
+    accounts = [
+        {
+            "email": f"early{n}@example.com",
+            "password_hash": "x",
+            "display_name": "Early",
+            "created_at": NOW - timedelta(minutes=rng.randrange(60 * 24 * 365)),
+        }
+        for n in range(3000)
+    ]
+    db.session.execute(insert(User), accounts)
+    db.session.commit()
+    _analyzed()
+    return crowd
+
+
+def test_the_counting_job_reads_tasks_from_indexes(signed_up_over_a_year):
+    found = plans_of(lambda: count_site_figures(NOW))
+    assert len(found) == 2  # completions per day, tasks by status
+    assert_uses_indexes(found)
+    completions = next(plan for sql, plan in found if "completed_at >=" in sql)
+    by_status = next(plan for sql, plan in found if "GROUP BY tasks.status" in sql)
+    assert any("ix_tasks_completed_at" in line for line in completions), completions
+    assert any("ix_tasks_status" in line for line in by_status), by_status
+
+
+def test_the_counting_job_seeks_the_30_days_of_sign_ups(signed_up_over_a_year):
+    found = plans_of(lambda: count_site_figures(NOW), "users")
+    [plan] = [plan for sql, plan in found if "created_at >=" in sql]
+    if db.engine.dialect.name == "postgresql":
+        assert any(
+            re.search(r"Index Only Scan on users ix_users_created_at .*created_at >=", line) for line in plan
+        )
+    else:
+        assert any(
+            "SEARCH users USING COVERING INDEX ix_users_created_at (created_at>? AND created_at<?)" in line
+            for line in plan
+        ), plan
+
+
+@pytest.fixture
+def counted_for_three_years(app):
+    """Two figures a day for three years, as the counting job leaves them."""
+    first = NOW.date() - timedelta(days=3 * 365)
+    rows = [
+        {"metric": metric, "day": first + timedelta(days=n), "value": n}
+        for metric in ("signups", "tasks_completed")
+        for n in range(3 * 365)
+    ]
+    db.session.execute(insert(DailyStat), rows)
+    db.session.commit()
+    _analyzed()
+
+
+def test_the_overview_reads_its_30_days_by_primary_key(counted_for_three_years):
+    count_site_figures(NOW)
+    found = plans_of(lambda: site_figures(NOW.date()), "daily_stats")
+    for sql, plan in found:
+        if db.engine.dialect.name == "postgresql":
+            assert any("pk_daily_stats" in line for line in plan), (sql, plan)
+        else:
+            assert any(
+                re.search(
+                    r"SEARCH daily_stats USING (COVERING )?INDEX \w+ \(metric=\? AND day>\? AND day<\?\)",
+                    line,
+                )
+                for line in plan
+            ), (sql, plan)
+
+
+@pytest.fixture
+def mailed_a_lot(app):
+    """20,000 sent deliveries and 60 failed ones among them."""
+    user = User(email="busy@example.com", password_hash="x", display_name="Busy", timezone="UTC")
+    db.session.add(user)
+    db.session.flush()
+    rows = [
+        {
+            "key": f"mail:{n}",
+            "user_id": user.id,
+            "kind": "reminder",
+            "payload": "{}",
+            "state": "failed" if n % 333 == 0 else "sent",
+            "attempts": 1,
+            "not_before": NOW,
+            "created_at": NOW,
+        }
+        for n in range(20_000)
+    ]
+    db.session.execute(insert(Delivery), rows)
+    db.session.commit()
+    _analyzed()
+
+
+def test_failed_mail_pages_walk_their_partial_index_newest_first(mailed_a_lot):
+    def two_pages():
+        first = failed_page(None, 50)
+        failed_page(first.older_than, 50)
+        failed_count()
+
+    found = plans_of(two_pages, "deliveries")
+    assert len(found) == 3
+    for sql, plan in found:
+        assert any("ix_deliveries_failed" in line for line in plan), (sql, plan)
+        assert not [
+            line for line in plan if "TEMP B-TREE" in line or line.startswith(("Sort", "Seq Scan"))
+        ], (sql, plan)

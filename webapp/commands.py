@@ -1,5 +1,5 @@
-"""CLI commands on the app: `flask worker`, `flask scheduler`, `flask users …`, `flask backup`,
-`flask restore`."""
+"""CLI commands on the app: `flask worker`, `flask scheduler`, `flask users …`, `flask overview count`,
+`flask backup`, `flask restore`."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def scheduler_command(interval: int, burst: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    from .admin.commands import users_cli
+    from .admin.commands import overview_cli, users_cli
     from .backups.commands import backup_command, restore_command
 
     app.cli.add_command(backup_command)
@@ -51,3 +51,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(users_cli)
+    app.cli.add_command(overview_cli)

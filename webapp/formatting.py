@@ -81,7 +81,13 @@ def _viewer_zone() -> dict[str, str]:
     return {"zone": getattr(current_user, "timezone", None) or "UTC"}
 
 
+def thousands(number: int) -> str:
+    """1234567 -> "1,234,567"."""
+    return f"{number:,}"
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(_local_datetime_filter, "local_datetime")
+    app.add_template_filter(thousands, "thousands")
     app.add_template_filter(_due_label_filter, "due_label")
     app.context_processor(_viewer_zone)

@@ -75,6 +75,7 @@ class User(UserMixin, db.Model):
     # The admins, for the last-admin rule: a short partial index, whatever the number of users.
     __table_args__ = (
         Index("ix_users_admins", "id", sqlite_where=text("is_admin"), postgresql_where=text("is_admin")),
+        Index("ix_users_created_at", "created_at"),  # the overview's sign-ups per day
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -187,6 +188,7 @@ class Tag(db.Model):
 
 
 LIVE = text("deleted_at IS NULL")
+COMPLETED = text("completed_at IS NOT NULL")
 
 
 def _live_index(name: str, *columns: str) -> Index:
@@ -208,6 +210,10 @@ class Task(db.Model):
         _live_index("ix_tasks_owner_status_due", "owner_id", "status", "due_at", "id"),
         _live_index("ix_tasks_project_due", "project_id", "due_at", "id"),
         _live_index("ix_tasks_owner_completed", "owner_id", "completed_at"),
+        # For the overview's counting job: completions per day (of tasks in the bin too), and
+        # tasks by status read from an index.
+        Index("ix_tasks_completed_at", "completed_at", sqlite_where=COMPLETED, postgresql_where=COMPLETED),
+        _live_index("ix_tasks_status", "status"),
         Index("ix_tasks_deleted_at", "deleted_at"),
     )
 

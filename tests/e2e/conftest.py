@@ -177,6 +177,10 @@ def page(new_page):
     return new_page()
 
 
+DESKTOP = {"width": 1280, "height": 900}  # the sizes admin pages are looked at
+PHONE = {"width": 390, "height": 844}
+
+
 def check_accessibility(page) -> None:
     """Fail on any WCAG 2.1 A/AA violation axe-core finds on the current page."""
     page.wait_for_load_state()

@@ -13,12 +13,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import log_in, look, run_flask, screenshot, sign_up
+from tests.e2e.conftest import DESKTOP, PHONE, log_in, look, run_flask, screenshot, sign_up
 
 pytestmark = pytest.mark.e2e
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 PEOPLE = [
     ("amelia.watson@northwind.example", "Amelia Watson"),
     ("bo.chen@northwind.example", "Bo Chen"),
@@ -58,6 +56,8 @@ def test_an_admin_from_the_cli_manages_users_and_reads_the_audit_log(new_page, l
     page = new_page(viewport=DESKTOP)
     _log_in(page, "root@example.com")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin").click()
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Users").click()
     expect(page.get_by_role("heading", name="Users", level=1)).to_be_visible()
     rows = page.locator("#user-results .admin-row")
     expect(rows.first).to_contain_text("hanna@example.org")  # the newest first

@@ -1,15 +1,18 @@
-"""The audit log: one row per admin action, kept in the database.
+"""The audit log: one row per admin action, kept in the database; and the site's figures the
+overview shows, counted by a periodic job (see site_stats.py).
 
 Who acted and on whom are kept as text too (`actor`, `target`: e-mail addresses, or "cli" for a
-command run on the server), so an entry still says who it was after either account is gone.
+command run on the server), so an entry still says who it was after either account is gone. An
+action on something other than an account (a failed job) names it in `target`, with no
+`target_id`.
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -26,6 +29,14 @@ class AuditAction(enum.StrEnum):
     DEACTIVATE = "deactivate"
     REACTIVATE = "reactivate"
     SEND_PASSWORD_RESET = "send_password_reset"
+    RETRY_JOB = "retry_job"
+    DELETE_JOB = "delete_job"
+    RETRY_ALL_JOBS = "retry_all_jobs"
+    DELETE_ALL_JOBS = "delete_all_jobs"
+    RETRY_MAIL = "retry_mail"
+    DISCARD_MAIL = "discard_mail"
+    RETRY_ALL_MAIL = "retry_all_mail"
+    DISCARD_ALL_MAIL = "discard_all_mail"
 
     @property
     def label(self) -> str:
@@ -36,6 +47,14 @@ class AuditAction(enum.StrEnum):
             "deactivate": "Deactivated",
             "reactivate": "Reactivated",
             "send_password_reset": "Sent a password reset",
+            "retry_job": "Retried a failed job",
+            "delete_job": "Deleted a failed job",
+            "retry_all_jobs": "Retried all failed jobs",
+            "delete_all_jobs": "Deleted all failed jobs",
+            "retry_mail": "Retried a failed mail",
+            "discard_mail": "Discarded a failed mail",
+            "retry_all_mail": "Retried all failed mail",
+            "discard_all_mail": "Discarded all failed mail",
         }[self.value]
 
 
@@ -58,3 +77,23 @@ class AuditEntry(db.Model):
             return AuditAction(self.action).label
         except ValueError:
             return self.action
+
+
+class DailyStat(db.Model):
+    """One figure of one day (UTC), e.g. the sign-ups of 3 November."""
+
+    __tablename__ = "daily_stats"
+
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class SiteTotal(db.Model):
+    """One figure of the whole site as it was at `counted_at`, e.g. the tasks to do."""
+
+    __tablename__ = "site_totals"
+
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime)

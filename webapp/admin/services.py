@@ -114,7 +114,7 @@ def set_admin(actor: User | None, target: User, admin: bool) -> bool:
         return False
     _change_keeping_an_admin(target, is_admin=admin)
     account_changed(target.id)  # cached sessions hold the old role: the next request reads it again
-    _audit(actor, AuditAction.PROMOTE if admin else AuditAction.DEMOTE, target)
+    audit(actor, AuditAction.PROMOTE if admin else AuditAction.DEMOTE, target)
     db.session.commit()
     return True
 
@@ -129,7 +129,7 @@ def deactivate(actor: User | None, target: User) -> bool:
     _change_keeping_an_admin(target, active=False)
     ended = db.session.scalar(select(func.count()).where(UserSession.user_id == target.id))
     end_every_session(target)
-    _audit(
+    audit(
         actor,
         AuditAction.DEACTIVATE,
         target,
@@ -144,7 +144,7 @@ def reactivate(actor: User | None, target: User) -> bool:
         return False
     _change_keeping_an_admin(target, active=True)
     account_changed(target.id)
-    _audit(actor, AuditAction.REACTIVATE, target)
+    audit(actor, AuditAction.REACTIVATE, target)
     db.session.commit()
     return True
 
@@ -156,7 +156,7 @@ def send_password_reset(actor: User, target: User) -> bool:
         raise AdminRuleBroken(INACTIVE_RESET)
     if reset_mails_used_up(target):
         raise AdminRuleBroken(RESETS_USED_UP)
-    _audit(actor, AuditAction.SEND_PASSWORD_RESET, target)
+    audit(actor, AuditAction.SEND_PASSWORD_RESET, target)
     if not request_password_reset(target.email):  # commits the entry with the mail's delivery
         db.session.rollback()
         raise AdminRuleBroken(RESETS_USED_UP)
@@ -169,7 +169,7 @@ def create_admin(email: str, password: str, display_name: str) -> User:
     user = create_account(email, password, display_name, "UTC")
     user.is_admin = True
     confirm_address(user)
-    _audit(None, AuditAction.CREATE_ADMIN, user)
+    audit(None, AuditAction.CREATE_ADMIN, user)
     db.session.commit()
     return user
 
@@ -194,14 +194,17 @@ def _change_keeping_an_admin(target: User, **values) -> None:
     db.session.expire(target, list(values))
 
 
-def _audit(actor: User | None, action: AuditAction, target: User, details: str = "") -> None:
+def audit(actor: User | None, action: AuditAction, target: User | str, details: str = "") -> None:
+    """Add the entry for an action to the session, to be committed with the change itself.
+    `target` is the account acted on, or what else it was (a failed job, some failed mail)."""
+    about = target if isinstance(target, User) else None
     db.session.add(
         AuditEntry(
             actor_id=actor.id if actor else None,
             actor=actor.email if actor else CLI_ACTOR,
             action=action.value,
-            target_id=target.id,
-            target=target.email,
+            target_id=about.id if about else None,
+            target=about.email if about else target,
             details=details,
         )
     )

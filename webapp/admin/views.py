@@ -1,10 +1,11 @@
 """The admin dashboard: users (search, summary, role, deactivation, password reset) and the audit
-log. Admins only: see access.py. Pages are never cached: what they show changes with every
-action, and only a few people look at them."""
+log; the overview, failed jobs and failed mail are in system_views.py, on the same blueprint.
+Admins only: see access.py. Pages are never cached: what they show changes with every action,
+and only a few people look at them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, request, url_for
 from flask_login import current_user
 
 from ..models import MAX_ID, Status
@@ -40,13 +41,8 @@ USER = "admin/_user.html"
 MORE_ENTRIES = "admin/_audit_items.html"
 
 
-def _page_size() -> int:
+def page_size() -> int:
     return current_app.config["ADMIN_PAGE_SIZE"]
-
-
-@bp.get("/")
-def index():
-    return redirect(url_for("admin.users"))
 
 
 @bp.get("/users")
@@ -55,7 +51,7 @@ def users():
     ?before=<id> is the next page (htmx appends just its rows)."""
     search = (request.args.get("q") or "").strip()[:SEARCH_MAX]
     before = before_arg("That “More users” link is broken. Please open the user list again.")
-    page = services.users_page(search, before, _page_size())
+    page = services.users_page(search, before, page_size())
     more_url = url_for("admin.users", q=search or None, before=page.older_than) if page.older_than else None
     return render(
         "admin/users.html",
@@ -126,7 +122,7 @@ for _action, _path in ACTION_PATHS.items():
 def audit():
     """The audit log, newest first; ?before=<id> is the next page (htmx appends its rows)."""
     before = before_arg("That “Older entries” link is broken. Please open the audit log again.")
-    page = services.audit_page(before, _page_size())
+    page = services.audit_page(before, page_size())
     more_url = url_for("admin.audit", before=page.older_than) if page.older_than else None
     return render(
         "admin/audit.html",
@@ -135,3 +131,6 @@ def audit():
         more_url=more_url,
         before=before,
     )
+
+
+from . import system_views  # noqa: E402, F401  (its routes are on bp)

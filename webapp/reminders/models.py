@@ -51,7 +51,8 @@ class DeliveryState(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
     SKIPPED = "skipped"  # nothing left to say: the task was done or deleted meanwhile
-    FAILED = "failed"
+    FAILED = "failed"  # an admin may retry it (back to pending, under the same key) or discard it
+    DISCARDED = "discarded"  # failed, and an admin chose not to send it: final, like sent
 
 
 class Delivery(db.Model):
@@ -65,9 +66,9 @@ class Delivery(db.Model):
             sqlite_where=text("state = 'pending'"),
             postgresql_where=text("state = 'pending'"),
         ),
-        Index(
+        Index(  # the admins' list of failed mail, newest first
             "ix_deliveries_failed",
-            "created_at",
+            "id",
             sqlite_where=text("state = 'failed'"),
             postgresql_where=text("state = 'failed'"),
         ),
