@@ -37,7 +37,7 @@ from webapp.auth.services import issue_reset_token
 from webapp.cache import account_changed
 from webapp.extensions import db
 from webapp.models import MAX_ID, Priority, Project, Status, Task, User
-from webapp.reminders.models import Notification, Reminder
+from webapp.reminders.models import Delivery, DeliveryState, Notification, Reminder
 from webapp.reminders.unsubscribe import KINDS, unsubscribe_token
 from webapp.tasks.queries import DUE_FILTERS, SORTS, cursor_after, encode_cursor
 from webapp.timezones import EARLIEST, FIRST_DAY, LAST_DAY, LATEST, all_timezones
@@ -211,7 +211,17 @@ def _seed(client) -> dict:
         Notification(key="n:ada:2", user_id=ada.id, title="Elsewhere", url="//evil.com"),
         Notification(key="n:bob:1", user_id=bob.id, title="Bob's", url="/tasks"),
     ]
-    db.session.add_all(reminders + notifications)
+    failed_mail = [  # what the admins' failed-mail page retries or discards
+        Delivery(
+            key=f"d:{user.email}",
+            user_id=user.id,
+            kind="reminder",
+            state=DeliveryState.FAILED,
+            last_error="550",
+        )
+        for user in (ada, bob)
+    ]
+    db.session.add_all(reminders + notifications + failed_mail)
     reset_token, _ = issue_reset_token(ada, "password_reset:seed")
     confirmation_token, _ = issue_confirmation_token(ada, "email_confirmation:seed", ada.email)
     db.session.commit()
@@ -224,6 +234,7 @@ def _seed(client) -> dict:
             "reminder_id": [reminder.id for reminder in reminders],
             "notification_id": [notification.id for notification in notifications],
             "user_id": [ada.id, bob.id],
+            "delivery_id": [delivery.id for delivery in failed_mail],
         },
         "tokens": [reset_token, confirmation_token]
         + [unsubscribe_token(user.id, kind) for user in (ada, bob) for kind in KINDS],

@@ -7,13 +7,13 @@ twice (a send job sends only what its lease still holds, see webapp/reminders/de
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import abort
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import validate_job_id
 from rq.registry import FailedJobRegistry
 from rq.results import Result
 
@@ -29,7 +29,6 @@ from .services import audit
 SHOWN_PER_QUEUE = 100  # the newest failures of each queue; "retry all" takes the rest too
 NO_ERROR = "No error was recorded."
 LONG_AGO = datetime.min.replace(tzinfo=UTC)
-JOB_ID = re.compile(r"[\w.:-]{1,200}")  # what RQ and our job ids are made of
 
 
 @dataclass(frozen=True)
@@ -76,11 +75,10 @@ def failed_jobs() -> list[FailedJob]:
 def _registry_holding(job_id: str) -> tuple[FailedJobRegistry, JsonJob]:
     """The failed job and its queue's registry; a 404 when no queue holds it as failed (another
     admin retried or deleted it, or it never was)."""
-    if not JOB_ID.fullmatch(job_id):
-        abort(404)
     try:
+        validate_job_id(job_id)  # RQ's own rule for what a job id is made of
         job = JsonJob.fetch(job_id, connection=queues.connection)
-    except NoSuchJobError:
+    except (ValueError, NoSuchJobError):
         abort(404)
     if job.origin not in QUEUES:
         abort(404)
