@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +17,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from jobs.schedule import AppScheduler, register_periodic_jobs
-from tests.conftest import InProcessWorker, redis_pid
+from tests.conftest import ROOT, InProcessWorker, redis_pid
 from tests.support import add_task, page_text
 from webapp import stats
 from webapp.admin.charts import bar_chart
@@ -194,12 +196,13 @@ def test_rate_limit_refusals_are_counted_in_all_and_per_day(admin_client, admin)
     assert "3 refusals from" in page  # the chart's description
 
 
-def test_queues_workers_and_scheduled_jobs_are_shown(admin_client, admin):
+def test_queues_workers_and_scheduled_jobs_are_shown(admin_client, admin, worker_env):
     queues.queue("mail-bulk").enqueue("jobs.reminders.hand_out_mail")
     worker = InProcessWorker(["default"], connection=queues.connection, name="overview-test-worker")
     worker.register_birth()
     worker.heartbeat()
-    register_periodic_jobs(AppScheduler(connection=queues.connection))
+    scheduler = [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "--burst"]
+    subprocess.run(scheduler, env=worker_env, cwd=ROOT, check=True, capture_output=True, timeout=60)
     try:
         page = page_text(admin_client.get("/admin/"))
     finally:
@@ -212,12 +215,16 @@ def test_queues_workers_and_scheduled_jobs_are_shown(admin_client, admin):
     for function in ("run_sweep", "plan_overdue_mails", "purge_expired_records", "count_overview_figures"):
         assert f"<code>{function}</code>" in page
     assert "Cron <code>*/5 * * * *</code>" in page
+    for name in ("Database", "Redis", "Scheduler", "Worker"):
+        assert f'<li class="is-ok"><span aria-hidden="true">✓</span> {name}</li>' in page
 
 
 def test_without_a_worker_the_overview_says_nothing_is_sent(admin_client, admin):
     page = page_text(admin_client.get("/admin/"))
     assert _stat(page, "Workers alive") == "0"
     assert "No worker is alive: nothing is sent or counted." in page
+    assert "✕</span> Worker: no worker alive: is `flask worker` running?</li>" in page
+    assert "✕</span> Scheduler: not ticking: is `flask scheduler` running?</li>" in page
 
 
 def test_cache_hit_ratios_per_page(app, client, user, admin_client, admin):
@@ -261,6 +268,7 @@ def _shows_the_database_figures_and_says_redis_does_not_answer(response) -> None
     assert _stat(page, "Failed jobs") == "Unavailable"
     assert page.count("Unavailable: Redis does not answer.") == 4  # two charts, jobs, cache
     assert 'role="img"' in page, "the charts counted in the database are still drawn"
+    assert "✕</span> Redis: does not answer</li>" in page
 
 
 def test_with_redis_stopped_the_overview_answers_with_what_the_database_knows(counted, admin_client):

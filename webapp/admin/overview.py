@@ -5,6 +5,8 @@
 - From Redis, read now (live.py): active users, rate-limit refusals, cache hits, queues, workers,
   scheduled jobs, failed jobs. None when Redis does not answer: the page says so and shows the rest.
 - The failed mail waiting for an admin: a count on its partial index.
+- What /readyz checks (database, Redis, the scheduler's tick, a worker), as status lines. Redis
+  is asked once there: if it does not answer, nothing else is read from it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..ops import readiness
 from ..reminders.failed import failed_count
 from .charts import BarChart, bar_chart
 from .live import LiveFacts, read_live_facts
@@ -38,9 +41,17 @@ CHARTS = (
 LATE_AFTER = timedelta(minutes=3 * COUNT_EVERY_MINUTES)
 
 
+@dataclass(frozen=True)
+class StatusLine:
+    name: str
+    ok: bool
+    outcome: str  # "ok", or what is wrong
+
+
 @dataclass
 class Overview:
     now: datetime
+    status: list[StatusLine]
     figures: SiteFigures
     live: LiveFacts | None
     failed_mail: int
@@ -62,7 +73,8 @@ class Overview:
 def overview(now: datetime) -> Overview:
     days = chart_days(now.date())
     figures = site_figures(now.date())
-    live = read_live_facts(days)
+    checks = readiness.check()
+    live = read_live_facts(days) if checks["redis"] == readiness.OK else None
     counted = figures.counted_at is not None
     series = {
         "signups": figures.signups if counted else None,
@@ -79,4 +91,7 @@ def overview(now: datetime) -> Overview:
         )
         for spec in CHARTS
     ]
-    return Overview(now=now, figures=figures, live=live, failed_mail=failed_count(), charts=charts)
+    status = [StatusLine(name, outcome == readiness.OK, outcome) for name, outcome in checks.items()]
+    return Overview(
+        now=now, status=status, figures=figures, live=live, failed_mail=failed_count(), charts=charts
+    )
