@@ -5,8 +5,9 @@
 - From Redis, read now (live.py): active users, rate-limit refusals, cache hits, queues, workers,
   scheduled jobs, failed jobs. None when Redis does not answer: the page says so and shows the rest.
 - The failed mail waiting for an admin: a count on its partial index.
-- What /readyz checks (database, Redis, the scheduler's tick, a worker), as status lines. Redis
-  is asked once there: if it does not answer, nothing else is read from it.
+- What /readyz checks (database, Redis, the scheduler's tick, a worker, failed mail), as status
+  lines; the admin pages make those checks once a request. If Redis did not answer them, nothing
+  else is read from it.
 """
 
 from __future__ import annotations
@@ -70,10 +71,10 @@ class Overview:
         return sum(value for _, value in self.figures.completed)
 
 
-def overview(now: datetime) -> Overview:
+def overview(now: datetime, checks: dict[str, str]) -> Overview:
+    """The overview as of `now`, with `checks` as readiness.check() made them this request."""
     days = chart_days(now.date())
     figures = site_figures(now.date())
-    checks = readiness.check()
     live = read_live_facts(days) if checks["redis"] == readiness.OK else None
     counted = figures.counted_at is not None
     series = {

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, flash, request, url_for
+from flask import abort, flash, g, request, url_for
 from flask_login import current_user
 from redis.exceptions import RedisError
 
+from ..ops import readiness
 from ..pagination import before_arg
 from ..responses import render, see_other, wants_fragment
 from ..tasks.queries import parse_id
@@ -28,7 +29,10 @@ REDIS_DOWN = "Redis does not answer, so nothing was changed. Please try again in
 
 @bp.get("/")
 def index():
-    return render("admin/overview.html", overview=overview(now_utc()), count_every=COUNT_EVERY_MINUTES)
+    checks = g.get("readiness") or readiness.check()  # asked once a request (views._review_alerts)
+    return render(
+        "admin/overview.html", overview=overview(now_utc(), checks), count_every=COUNT_EVERY_MINUTES
+    )
 
 
 def _acted(act: Callable[[], str], page: Callable[[str | None], object], endpoint: str):

@@ -25,7 +25,8 @@ bp.before_request(refuse_all_but_admins)
 def _review_alerts() -> None:
     """Every admin page shows the alerts in force (admin/base.html), reviewed as it is asked for."""
     if request.method == "GET" and not wants_fragment():
-        g.alerts = alerts.problems(alerts.check_and_review(request_hand_out))
+        g.readiness = alerts.check_and_review(request_hand_out)  # the overview shows them too
+        g.alerts = alerts.problems(g.readiness)
 
 
 @bp.context_processor
