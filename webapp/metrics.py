@@ -29,7 +29,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from redis.exceptions import RedisError
-from rq import Queue, Worker
+from rq import Worker
 
 from jobs import QUEUES
 
@@ -101,7 +101,7 @@ def _read_redis_facts(connection) -> list:
             lookups.add_metric([page, outcome], value)
     depths = GaugeMetricFamily("tasklane_queue_depth", "Jobs waiting, by queue", labels=["queue"])
     for name in QUEUES:
-        depths.add_metric([name], Queue(name, connection=connection).count)
+        depths.add_metric([name], queues.queue(name).count)
     jobs = CounterMetricFamily("tasklane_jobs", "Jobs done, by outcome", labels=["outcome"])
     for outcome, value in stats.job_outcomes(connection).items():
         jobs.add_metric([outcome], value)
