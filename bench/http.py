@@ -23,6 +23,7 @@ import os
 import random
 import re
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -140,9 +141,10 @@ def request_headers(case: Case, cookie: str) -> dict[str, str]:
     return headers
 
 
-def fetch(url: str, headers: dict[str, str]) -> str:
+def fetch(url: str, headers: dict[str, str], context: ssl.SSLContext | None = None) -> str:
     request = urllib.request.Request(url, headers=headers)
-    with urllib.request.build_opener(NoRedirect).open(request, timeout=30) as answer:
+    opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=context))
+    with opener.open(request, timeout=30) as answer:
         return answer.read().decode()
 
 
@@ -151,14 +153,14 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def check_and_warm(case: Case, url: str, headers: dict[str, str]) -> None:
+def check_and_warm(case: Case, url: str, headers: dict[str, str], context: ssl.SSLContext) -> None:
     """Fail unless the case answers what it should; then let every worker serve it (and fill
-    its caches), the requests made CONNECTIONS at a time as wrk will."""
-    body = fetch(url, headers)
+    its caches), the requests made CONNECTIONS at a time as wrk will. `context` trusts nginx."""
+    body = fetch(url, headers, context)
     if case.shows not in body:
         raise RuntimeError(f"{case.name}: {url} did not show {case.shows!r}:\n{body[:500]}")
     with ThreadPoolExecutor(CONNECTIONS) as pool:
-        list(pool.map(lambda _: fetch(url, headers), range(WARM_UP_REQUESTS)))
+        list(pool.map(lambda _: fetch(url, headers, context), range(WARM_UP_REQUESTS)))
 
 
 def drive(url: str, headers: dict[str, str], seconds: int) -> dict:
@@ -286,14 +288,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.baseline:
                 apps["baseline"] = [f"--chdir={args.baseline.resolve()}", UNCACHED_APP]
             urls = servers.enter_context(running_gunicorns(apps, env, log=log))
-            app_address = urls["app"].removeprefix("http://")
-            urls["nginx"] = servers.enter_context(running_nginx(app_address, instance / "nginx"))
+            nginx = servers.enter_context(
+                running_nginx([urls["app"].removeprefix("http://")], instance / "nginx")
+            )
+            urls["nginx"] = nginx.url
             cookie = log_in(urls["app"], email)
             targets = {
                 case.name: (urls[case.server] + case.path, request_headers(case, cookie)) for case in cases
             }
             for case in cases:
-                check_and_warm(case, *targets[case.name])
+                check_and_warm(case, *targets[case.name], nginx.tls())
             runs: dict[str, list[dict]] = {case.name: [] for case in cases}
             for round_number in range(1, args.rounds + 1):
                 for case in cases:

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import http.client
 import re
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -177,11 +178,23 @@ MOST_ATTEMPTS = 100
 
 
 def login_from(
-    base_url: str, address: str, email: str, password: str, headers: dict[str, str] | None = None
+    base_url: str,
+    address: str,
+    email: str,
+    password: str,
+    headers: dict[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> int:
-    """POST the login form over a real TCP connection from `address` (any 127.x.y.z); the status."""
+    """POST the login form over a real TCP connection from `address` (any 127.x.y.z), over TLS
+    trusting `context` for an https `base_url`; the status."""
     url = urlsplit(base_url)
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30, source_address=(address, 0))
+    connection = (
+        http.client.HTTPSConnection(
+            url.hostname, url.port, timeout=30, source_address=(address, 0), context=context
+        )
+        if url.scheme == "https"
+        else http.client.HTTPConnection(url.hostname, url.port, timeout=30, source_address=(address, 0))
+    )
     try:
         body = urlencode({"email": email, "password": password})
         form = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from bench.servers import NGINX_MISSING, nginx_installed, running_gunicorns, running_nginx
+from bench.servers import NGINX_MISSING, LocalNginx, nginx_installed, running_gunicorns, running_nginx
 from tests.conftest import require
 from tests.support import decoded, failed_logins_until_refused, login_from, sri_hash, wrong_password
 from webapp.assets.manifest import read_manifest
@@ -19,22 +19,17 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def nginx_workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("nginx")
-
-
-@pytest.fixture(scope="module")
-def nginx_url(live_server, nginx_workdir):
+def nginx(live_server, tmp_path_factory):
     require(nginx_installed(), NGINX_MISSING)
-    with running_nginx(live_server.url.removeprefix("http://"), nginx_workdir) as url:
-        yield url
+    with running_nginx([live_server.url.removeprefix("http://")], tmp_path_factory.mktemp("nginx")) as nginx:
+        yield nginx
 
 
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options")
 
 
-def test_pages_are_proxied_to_the_app_with_its_security_headers_once(nginx_url):
-    with urllib.request.urlopen(nginx_url + "/login") as response:
+def test_pages_are_proxied_to_the_app_with_its_security_headers_once(nginx):
+    with nginx.open(nginx.url + "/login") as response:
         assert response.status == 200
         assert "Log in" in response.read().decode()
         for name in SECURITY_HEADERS:
@@ -42,8 +37,8 @@ def test_pages_are_proxied_to_the_app_with_its_security_headers_once(nginx_url):
         assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-def test_static_files_are_served_by_nginx_with_a_long_cache_lifetime_and_security_headers(nginx_url):
-    with urllib.request.urlopen(nginx_url + "/static/app.css") as response:
+def test_static_files_are_served_by_nginx_with_a_long_cache_lifetime_and_security_headers(nginx):
+    with nginx.open(nginx.url + "/static/app.css") as response:
         assert response.status == 200
         assert "Cache-Control" in response.headers
         assert "max-age=604800" in response.headers["Cache-Control"]
@@ -51,12 +46,12 @@ def test_static_files_are_served_by_nginx_with_a_long_cache_lifetime_and_securit
         assert all(name in response.headers for name in SECURITY_HEADERS)
 
 
-def test_fingerprinted_files_are_kept_a_year_and_sent_compressed_as_built(nginx_url):
+def test_fingerprinted_files_are_kept_a_year_and_sent_compressed_as_built(nginx):
     for built in read_manifest().values():
-        url = f"{nginx_url}/static/dist/{built.file}"
+        url = f"{nginx.url}/static/dist/{built.file}"
         for encoding in (None, *built.encodings):
             request = urllib.request.Request(url, headers={"Accept-Encoding": encoding or "identity"})
-            with urllib.request.urlopen(request) as response:
+            with nginx.open(request) as response:
                 assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
                 assert response.headers["Access-Control-Allow-Origin"] == "*"  # for a CDN pulling from here
                 assert response.headers["Content-Encoding"] == encoding
@@ -65,33 +60,33 @@ def test_fingerprinted_files_are_kept_a_year_and_sent_compressed_as_built(nginx_
                 assert all(name in response.headers for name in SECURITY_HEADERS)
 
 
-def test_a_fingerprinted_file_not_there_is_a_404_nobody_keeps(nginx_url):
+def test_a_fingerprinted_file_not_there_is_a_404_nobody_keeps(nginx):
     with pytest.raises(urllib.error.HTTPError) as error:
-        urllib.request.urlopen(nginx_url + "/static/dist/app.0000000000000000.css")
+        nginx.open(nginx.url + "/static/dist/app.0000000000000000.css")
     assert error.value.code == 404
     assert "Cache-Control" not in error.value.headers
 
 
-def test_oversized_bodies_are_refused_before_they_reach_the_app(nginx_url):
-    request = urllib.request.Request(nginx_url + "/login", data=b"x" * (200 * 1024), method="POST")
+def test_oversized_bodies_are_refused_before_they_reach_the_app(nginx):
+    request = urllib.request.Request(nginx.url + "/login", data=b"x" * (200 * 1024), method="POST")
     with pytest.raises(urllib.error.HTTPError) as error:
-        urllib.request.urlopen(request)
+        nginx.open(request)
     assert error.value.code == 413
 
 
-def _cache_status(url: str, headers: dict[str, str] | None = None) -> str:
-    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as response:
+def _cache_status(nginx: LocalNginx, path: str, headers: dict[str, str] | None = None) -> str:
+    with nginx.open(urllib.request.Request(nginx.url + path, headers=headers or {})) as response:
         assert response.status == 200
         return response.headers["X-Cache-Status"]
 
 
-def test_requests_with_a_session_cookie_never_touch_the_cache(nginx_url):
+def test_requests_with_a_session_cookie_never_touch_the_cache(nginx):
     signed_in = {"Cookie": "theme=dark; session=anything"}
-    assert {_cache_status(nginx_url + "/reset", signed_in) for _ in range(3)} == {"BYPASS"}
+    assert {_cache_status(nginx, "/reset", signed_in) for _ in range(3)} == {"BYPASS"}
 
 
-def test_anonymous_pages_are_answered_from_nginx_micro_cache(nginx_url):
-    statuses = [_cache_status(nginx_url + "/reset") for _ in range(5)]
+def test_anonymous_pages_are_answered_from_nginx_micro_cache(nginx):
+    statuses = [_cache_status(nginx, "/reset") for _ in range(5)]
     assert "HIT" in statuses, statuses
 
 
@@ -99,7 +94,7 @@ def test_anonymous_pages_are_answered_from_nginx_micro_cache(nginx_url):
 
 
 @pytest.fixture(scope="module")
-def proxied_url(tmp_path_factory, migrated_database, redis_url):
+def proxied(tmp_path_factory, migrated_database, redis_url):
     """nginx in front of gunicorn serving the app with PROXY_HOPS=1 and its rate limits on."""
     require(nginx_installed(), NGINX_MISSING)
     instance = tmp_path_factory.mktemp("behind-nginx")
@@ -114,39 +109,47 @@ def proxied_url(tmp_path_factory, migrated_database, redis_url):
     }
     with (
         running_gunicorns({"app": ["wsgi:app"]}, env, workers=2) as urls,
-        running_nginx(urls["app"].removeprefix("http://"), instance / "nginx") as url,
+        running_nginx([urls["app"].removeprefix("http://")], instance / "nginx") as nginx,
     ):
-        yield url
+        yield nginx
 
 
-def test_behind_nginx_a_client_claiming_other_addresses_still_runs_out_of_login_attempts(proxied_url):
+def test_behind_nginx_a_client_claiming_other_addresses_still_runs_out_of_login_attempts(proxied):
     def from_one_machine(attempt: int) -> int:
         claimed = {"X-Forwarded-For": f"203.0.113.{attempt}"}
-        return login_from(proxied_url, "127.0.0.2", **wrong_password(attempt), headers=claimed)
+        return login_from(
+            proxied.url, "127.0.0.2", **wrong_password(attempt), headers=claimed, context=proxied.tls()
+        )
 
     assert failed_logins_until_refused(from_one_machine) is not None
-    assert login_from(proxied_url, "127.0.0.3", **wrong_password(1)) == 422, "another machine has its own"
+    assert login_from(proxied.url, "127.0.0.3", **wrong_password(1), context=proxied.tls()) == 422, (
+        "another machine has its own"
+    )
 
 
-def test_behind_nginx_a_client_cannot_choose_the_host_its_origin_is_checked_against(proxied_url):
+def test_behind_nginx_a_client_cannot_choose_the_host_its_origin_is_checked_against(proxied):
     forged = {"Origin": "http://evil.example", "X-Forwarded-Host": "evil.example"}
-    assert login_from(proxied_url, "127.0.0.4", **wrong_password(1), headers=forged) == 403
+    assert (
+        login_from(proxied.url, "127.0.0.4", **wrong_password(1), headers=forged, context=proxied.tls())
+        == 403
+    )
 
 
-def test_behind_nginx_probes_are_never_answered_from_its_cache(proxied_url):
+def test_behind_nginx_probes_are_never_answered_from_its_cache_nor_logged(proxied):
     statuses = []
     for _ in range(3):
-        with urllib.request.urlopen(proxied_url + "/healthz") as response:
+        with proxied.open(proxied.url + "/healthz") as response:
             assert response.read() == b"ok\n"
-            statuses.append(response.headers["X-Cache-Status"])
+            statuses.append(response.headers.get("X-Cache-Status"))
     assert "HIT" not in statuses, statuses
+    assert "/healthz" not in proxied.access_log.read_text()  # several a second from load balancers
 
 
-def test_behind_nginx_a_request_id_comes_from_nginx_not_from_the_client(proxied_url):
-    forged = urllib.request.Request(proxied_url + "/login", headers={"X-Request-ID": "chosen-by-the-client"})
+def test_behind_nginx_a_request_id_comes_from_nginx_not_from_the_client(proxied):
+    forged = urllib.request.Request(proxied.url + "/login", headers={"X-Request-ID": "chosen-by-the-client"})
     ids = []
     for _ in range(2):
-        with urllib.request.urlopen(forged) as response:
+        with proxied.open(forged) as response:
             ids.append(response.headers["X-Request-ID"])
     assert all(re.fullmatch(r"[0-9a-f]{32}", each) for each in ids) and ids[0] != ids[1], ids
 
@@ -154,16 +157,16 @@ def test_behind_nginx_a_request_id_comes_from_nginx_not_from_the_client(proxied_
 MAILED_LINKS = ("/reset/k1LL3rT0k3n", "/email/confirm/k1LL3rT0k3n", "/unsubscribe/k1LL3rT0k3n?list=all")
 
 
-def test_the_access_log_holds_no_token_of_a_mailed_link(nginx_url, nginx_workdir):
+def test_the_access_log_holds_no_token_of_a_mailed_link(nginx):
     for path in MAILED_LINKS:
-        request = urllib.request.Request(nginx_url + path, headers={"Referer": nginx_url + MAILED_LINKS[0]})
+        request = urllib.request.Request(nginx.url + path, headers={"Referer": nginx.url + MAILED_LINKS[0]})
         try:
-            urllib.request.urlopen(request).close()
+            nginx.open(request).close()
         except urllib.error.HTTPError as refused:  # a made-up token: an invalid link
             refused.close()
-    log = (nginx_workdir / "tasklane.access.log").read_text()
+    log = nginx.access_log.read_text()
 
     assert "k1LL3rT0k3n" not in log
     for link in ("/reset/<token>", "/email/confirm/<token>", "/unsubscribe/<token>"):
         assert f"GET {link} HTTP" in log
-    assert '"http://127.0.0.1' in log and '/reset/<token>"' in log  # the Referer, also without it
+    assert '"https://127.0.0.1' in log and '/reset/<token>"' in log  # the Referer, also without it
