@@ -4,6 +4,7 @@ and the scheduler's tick, which /readyz looks for."""
 from __future__ import annotations
 
 import time
+import warnings
 
 from redis import Redis
 from rq_scheduler import Scheduler
@@ -16,6 +17,10 @@ from . import backups, maintenance, reminders, site_stats
 PERIODIC_PREFIX = "periodic-"
 TICK_KEY = "tasklane:scheduler:tick"  # when a scheduler last ticked (Unix time)
 TICK_KEPT = 7 * 24 * 3600  # long enough to say how long ago the last tick was
+
+# rq-scheduler calls crontab without default_utc; it passes aware UTC times, so the warning that
+# crontab prints at every start is noise.
+warnings.filterwarnings("ignore", r"Version 0\.22\.0\+ of crontab", FutureWarning)
 
 # (cron in UTC, function, queue)
 PERIODIC_JOBS = (
