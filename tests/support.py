@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import html
 import http.client
 import re
 import ssl
@@ -60,6 +61,11 @@ def serving(app) -> Iterator[str]:
 
 def page_text(response) -> str:
     return response.get_data(as_text=True)
+
+
+def visible_text(response) -> str:
+    """The words a reader sees: tags dropped, entities decoded, white space run together."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page_text(response))).split())
 
 
 def page_without_tokens(response) -> str:

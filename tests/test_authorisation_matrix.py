@@ -53,6 +53,7 @@ ACCESS = {
     "projects.create": SIGNED_IN,
     "tasks.index": SIGNED_IN,
     "tasks.create": SIGNED_IN,
+    "tasks.quick_add_preview": SIGNED_IN,
     "reminders.notifications": SIGNED_IN,
     "reminders.notification_count": SIGNED_IN,
     "reminders.mark_all_read": SIGNED_IN,

@@ -196,6 +196,9 @@ def _live_index(name: str, *columns: str) -> Index:
     return Index(name, *columns, sqlite_where=LIVE, postgresql_where=LIVE)
 
 
+MAX_TITLE_LENGTH = 200
+
+
 class Task(db.Model):
     """A user's to-do item. owner_id is the account that owns the task's project."""
 
@@ -220,7 +223,7 @@ class Task(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(MAX_TITLE_LENGTH))
     notes: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=Status.TODO)
     priority: Mapped[int] = mapped_column(Integer, default=Priority.NORMAL)

@@ -145,7 +145,7 @@ def page_opener(browser, base_url: str) -> Iterator[Callable[..., Page]]:
 
     def note_refusal(message) -> None:
         if message.type == "error" and "Content Security Policy" in message.text:
-            refused.append(message.text)
+            refused.append(f"{message.text} at {message.location}")
 
     def open_page(**settings) -> Page:
         context = browser.new_context(

@@ -22,6 +22,9 @@
     var form = event.detail.elt;
     if (form.id !== "new-task" || !event.detail.successful || event.detail.xhr.status !== 201) return;
     form.reset();
-    form.querySelector("input[name=title]").focus();
+    var title = form.querySelector("input[name=title]");
+    title.value = "";  // reset() brings back the value of a line the server rewrote ("keep as text")
+    form.querySelector("#new-title-preview").replaceChildren();
+    title.focus();
   });
 })();

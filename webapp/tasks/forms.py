@@ -8,10 +8,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..forms import ClockField, DayField, single_line, strip
-from ..models import Priority, Project, Status, Task
+from ..models import MAX_TITLE_LENGTH, Priority, Project, Status, Task
+from ..timezones import now_utc
 from .queries import parse_id
+from .quick_add import Part, QuickAdd, read_line
 from .services import TagError, TaskChanges, local_due_parts, parse_tags, tags_text
 
+MAX_QUICK_ADD_LENGTH = 400  # the title with its date, project, tags and priority
 STATUS_CHOICES = [SelectChoice(status.value, status.label) for status in Status]
 PRIORITY_CHOICES = [SelectChoice(priority.name.lower(), priority.label) for priority in Priority]
 
@@ -41,21 +44,56 @@ class _ProjectChoice:
         return self.projects_by_id.get(self.project_id.data)
 
 
-def _title_field(label: str) -> StringField:
+def _title_field(label: str, max_length: int = MAX_TITLE_LENGTH) -> StringField:
     return StringField(
         label,
         filters=[strip],
         validators=[
             DataRequired("Give the task a title."),
-            Length(max=200, message="A title can be at most 200 characters."),
+            Length(max=max_length, message=f"A title can be at most {max_length} characters."),
             single_line,
         ],
     )
 
 
 class NewTaskForm(_ProjectChoice, FlaskForm):
-    title = _title_field("New task")
+    """Quick add: the title line may also say when, where, which tags and how urgent
+    (webapp/tasks/quick_add.py), read in the user's time zone."""
+
+    title = _title_field("New task", max_length=MAX_QUICK_ADD_LENGTH)
     project_id = SelectField("Project", coerce=_project_id, validate_choice=False, validators=[Optional()])
+    timezone = "UTC"  # the user's, set by the view
+    understood: QuickAdd | None = None
+
+    def validate_title(self, field) -> None:
+        names = [project.name for project in self.projects_by_id.values()]
+        self.understood = read_line(field.data, self.timezone, now_utc(), names)
+        check_understood(self.understood)
+
+    def part_at(self, start: int | None) -> Part | None:
+        """The recognised part of the line that starts at `start`."""
+        parts = self.understood.parts if self.understood else ()
+        return next((part for part in parts if part.start == start), None)
+
+    @property
+    def project(self) -> Project | None:
+        """The project the line names (`#name`), else the one chosen in the select."""
+        named = self.understood and self.understood.project
+        by_name = {project.name: project for project in self.projects_by_id.values()}
+        return by_name[named] if named else super().project
+
+
+def check_understood(understood: QuickAdd) -> None:
+    """Refuse a quick-add line whose title is empty or too long once its parts are read off, or
+    whose tags cannot be kept."""
+    if not understood.title:
+        raise ValidationError("Give the task a title, not only a date, project, tags or priority.")
+    if len(understood.title) > MAX_TITLE_LENGTH:
+        raise ValidationError(f"A title can be at most {MAX_TITLE_LENGTH} characters.")
+    try:
+        parse_tags(",".join(understood.tags))
+    except TagError as error:
+        raise ValidationError(str(error)) from error
 
 
 class TaskForm(_ProjectChoice, FlaskForm):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -93,8 +94,26 @@ def local_due_parts(task: Task, tz_name: str) -> tuple[date | None, time | None]
     return local.date(), None if task.due_all_day else local.time().replace(second=0, microsecond=0)
 
 
-def create_task(user: User, title: str, project: Project | None = None) -> Task:
-    task = Task(owner_id=user.id, project=project or ensure_inbox(user), title=title, notes="")
+def create_task(
+    user: User,
+    title: str,
+    project: Project | None = None,
+    *,
+    due_at: datetime | None = None,
+    due_all_day: bool = False,
+    tags: Sequence[str] = (),
+    priority: Priority = Priority.NORMAL,
+) -> Task:
+    task = Task(
+        owner_id=user.id,
+        project=project or ensure_inbox(user),
+        title=title,
+        notes="",
+        due_at=due_at,
+        due_all_day=due_all_day,
+        priority=int(priority),
+        tags=_tags_for(user, list(tags)),
+    )
     db.session.add(task)
     tasks_changed(user.id)
     db.session.commit()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, request, session, url_for
 from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
 
 from ..access import project_or_404, task_or_404
 from ..cache import cached_view
-from ..models import MAX_ID, Project, Task
+from ..models import MAX_ID, Priority, Project, Task
 from ..projects.forms import ProjectForm
 from ..projects.services import ProjectConflict, assignable_projects, projects_of
 from ..reminders.views import reminders_section
@@ -15,6 +16,7 @@ from ..responses import render, safe_back, see_other, wants_fragment
 from . import services
 from .forms import NewTaskForm, TaskForm
 from .queries import DUE_FILTERS, SORTS, STATUS_FILTERS, BadListRequest, TaskFilters, parse_id, task_page
+from .quick_add import keep_as_text
 from .rows import shown_tasks_for_viewer, task_links
 
 bp = Blueprint("tasks", __name__)
@@ -98,8 +100,7 @@ def index():
 @bp.post("/tasks")
 @login_required
 def create():
-    form = NewTaskForm()
-    form.offer_projects(assignable_projects(current_user))
+    form = _new_task_form()
     from_project = _from_project()
     if not form.validate_on_submit():
         if wants_fragment():
@@ -108,11 +109,46 @@ def create():
             response.headers["HX-Reswap"] = "outerHTML"
             return response
         return render_task_list(from_project, new_form=form, status=422)
-    task = services.create_task(current_user, form.title.data, form.project)
+    understood = form.understood
+    task = services.create_task(
+        current_user,
+        understood.title,
+        form.project,
+        due_at=understood.due_at,
+        due_all_day=understood.due_all_day,
+        tags=understood.tags,
+        priority=understood.priority or Priority.NORMAL,
+    )
     if wants_fragment():
         return render("tasks/_row.html", status=201, task=task, back=safe_back())
     flash(f"Added “{task.title}”.", "success")
     return see_other(safe_back())
+
+
+@bp.get("/tasks/quick-add")
+@login_required
+def quick_add_preview():
+    """What the quick-add line says, before it is saved; `keep` (a part's start) turns that part
+    back into title text, and answers the line itself with the field."""
+    form = _read_quick_add(request.args)
+    kept = form.part_at(request.args.get("keep", type=int))
+    if kept is None:
+        return render("tasks/quick_add.html", "tasks/_quick_add_preview.html", new_form=form)
+    form = _read_quick_add(MultiDict({"title": keep_as_text(form.title.data, kept)}))
+    return render("tasks/quick_add.html", "tasks/_quick_add_line.html", new_form=form, autofocus=True)
+
+
+def _read_quick_add(line: MultiDict) -> NewTaskForm:
+    form = _new_task_form(formdata=line, meta={"csrf": False})
+    form.validate()
+    return form
+
+
+def _new_task_form(**kwargs) -> NewTaskForm:
+    form = NewTaskForm(**kwargs)
+    form.offer_projects(assignable_projects(current_user))
+    form.timezone = current_user.timezone
+    return form
 
 
 @bp.get(TASK)
