@@ -98,10 +98,23 @@ def test_due_tomorrow_shows_the_tasks_due_on_the_users_next_local_day(client, us
     )
     add_task(user, "Someday")
 
-    response = client.get("/tasks?due=tomorrow")
+    response = client.get("/tasks?due=tomorrow&completed=1")
 
     assert titles(response) == ["First thing tomorrow", "Tomorrow", "Done tomorrow"]
     assert '<option value="tomorrow" selected>Due tomorrow</option>' in response.get_data(as_text=True)
+
+
+def test_done_tasks_leave_the_list_until_show_completed_is_on(client, user):
+    add_task(user, "Still to do")
+    add_task(user, "Finished", status=Status.DONE)
+    add_task(user, "Started", status=Status.IN_PROGRESS)
+
+    assert titles(client.get("/tasks")) == ["Still to do", "Started"]
+    shown = client.get("/tasks?completed=1")
+    assert titles(shown) == ["Still to do", "Finished", "Started"]
+    assert 'name="completed" value="1" checked' in shown.get_data(as_text=True)
+    assert titles(client.get("/tasks?status=done")) == ["Finished"]
+    assert "completed=1" in client.get("/tasks?completed=1&tag=x").get_data(as_text=True)
 
 
 def test_the_due_filter_offers_due_tomorrow(client, user):

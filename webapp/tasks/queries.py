@@ -52,6 +52,7 @@ class TaskFilters:
     due: str | None = None
     q: str = ""
     sort: str = "due"
+    completed: bool = False  # done tasks are hidden unless asked for (or a status filter names them)
 
     @classmethod
     def from_args(cls, args, *, project_id: int | None = None) -> TaskFilters:
@@ -71,7 +72,8 @@ class TaskFilters:
                 raise BadListRequest("Unknown project.")
         tag = (args.get("tag") or "").strip().lower() or None
         q = (args.get("q") or "").strip()[:200]
-        return cls(status=status, tag=tag, project_id=project_id, due=due, q=q, sort=sort)
+        completed = args.get("completed") == "1"
+        return cls(status, tag, project_id, due, q, sort, completed)
 
     def as_args(self, *, include_project: bool = True) -> dict[str, str | int]:
         """The non-default filters as query args (for links that keep the current list)."""
@@ -83,11 +85,14 @@ class TaskFilters:
             args["project"] = self.project_id
         if self.sort != "due":
             args["sort"] = self.sort
+        if self.completed:
+            args["completed"] = 1
         return args
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.tag or self.due or self.q or self.project_id is not None)
+        chosen = (self.status, self.tag, self.due, self.q, self.completed)
+        return any(chosen) or self.project_id is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +253,7 @@ def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None
     """The user's live tasks matching the filters, unordered."""
     now = now or now_utc()
     query = visible_tasks(user)
-    if filters.status == "open":
+    if filters.status == "open" or (filters.status is None and not filters.completed):
         query = query.where(TASK_NOT_DONE)
     elif filters.status:
         query = query.where(Task.status == filters.status)

@@ -210,7 +210,11 @@ def _row_or_back(task: Task, message: str):
 @login_required
 def toggle(task_id: int):
     task = services.toggle_done(task_or_404(current_user, task_id))
-    return _row(task) if wants_fragment() else see_other(safe_back())
+    if wants_fragment():
+        return _row(task)
+    # The list hides done tasks: without htmx the page reloads without the row, so say where it went.
+    flash(f"“{task.title}” is done." if task.done else f"“{task.title}” is back to do.", "success")
+    return see_other(safe_back())
 
 
 @bp.post(TASK + "/move")
