@@ -52,6 +52,8 @@ ACCESS = {
     "projects.index": SIGNED_IN,
     "projects.create": SIGNED_IN,
     "tasks.index": SIGNED_IN,
+    "agenda.today": SIGNED_IN,
+    "agenda.upcoming": SIGNED_IN,
     "tasks.create": SIGNED_IN,
     "tasks.quick_add_preview": SIGNED_IN,
     "reminders.notifications": SIGNED_IN,

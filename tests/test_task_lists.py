@@ -122,7 +122,15 @@ def test_the_due_filter_offers_due_tomorrow(client, user):
 
     select = page[page.index('<select id="due"') :]
     labels = re.findall(r"<option [^>]*>([^<]+)</option>", select[: select.index("</select>")])
-    assert labels == ["Any time", "Overdue", "Due today", "Due tomorrow", "Due this week", "No due date"]
+    assert labels == [
+        "Any time",
+        "Overdue",
+        "Due today",
+        "Due tomorrow",
+        "Due this week",
+        "Due in the next 7 days",
+        "No due date",
+    ]
 
 
 def test_unknown_filter_values_are_a_400_with_a_message(client, user):

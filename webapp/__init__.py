@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import assets, cache, commands, errors, formatting, headers, input_checks, metrics, models  # noqa: F401  (models registers the tables)
     from .admin import jobs_dashboard
     from .admin.views import bp as admin
+    from .agenda.views import bp as agenda
     from .auth.views import bp as auth
     from .dashboard.views import bp as dashboard
     from .ops.views import bp as ops
@@ -42,7 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .reminders.views import bp as reminders
     from .tasks.views import bp as tasks
 
-    for blueprint in (admin, auth, dashboard, ops, projects, reminders, tasks):
+    for blueprint in (admin, agenda, auth, dashboard, ops, projects, reminders, tasks):
         app.register_blueprint(blueprint)
     cache.init_app(app)
     assets.init_app(app)

@@ -45,7 +45,7 @@ from .responses import wants_fragment
 log = logging.getLogger(__name__)
 
 # The cached views, by the name their hit and miss counts are recorded under.
-FRAGMENTS = ("dashboard", "task_list", "project_tasks", "bell")
+FRAGMENTS = ("dashboard", "today", "upcoming", "task_list", "project_tasks", "bell")
 COUNTED = ("lookup", "stale", "miss", "not_modified")  # hits are lookups that were none of those
 # Sent to htmx after a write that changed the user's tasks: listening parts of the page re-fetch.
 TASKS_CHANGED_EVENT = "tasks-changed"

@@ -10,7 +10,7 @@ bug and fails loudly, instead of quietly showing UTC.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import Flask, has_request_context
 from flask_login import current_user
@@ -50,6 +50,11 @@ def due_labeller(zone: str, now: datetime | None = None) -> Callable[[datetime, 
         return day if all_day else f"{day} {local.hour:02}:{local.minute:02}"
 
     return label
+
+
+def day_heading(day: date, today: date) -> str:
+    """'Today', 'Tomorrow', 'Thu 3 Dec': a day of the coming week."""
+    return NEAR_DAYS.get((day - today).days) or f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]}"
 
 
 class MissingZone(LookupError):

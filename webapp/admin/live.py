@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # The cached views (webapp/cache.py), as the overview names them.
 CACHED_PAGES = {
     "dashboard": "Dashboard",
+    "today": "Today",
+    "upcoming": "Upcoming",
     "task_list": "Task list",
     "project_tasks": "Project tasks",
     "bell": "Notification bell",

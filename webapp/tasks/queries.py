@@ -33,6 +33,7 @@ DUE_FILTERS = {
     "today": "Due today",
     "tomorrow": "Due tomorrow",
     "week": "Due this week",
+    "next7": "Due in the next 7 days",
     "none": "No due date",
 }
 # "open" is every status except done: what the dashboard's "due today" counts.
@@ -273,6 +274,9 @@ def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None
         query = query.where(Task.due_at >= start, Task.due_at < end)
     elif filters.due == "week":
         start, end = week_bounds(user, now)
+        query = query.where(Task.due_at >= start, Task.due_at < end)
+    elif filters.due == "next7":
+        start, end = day_bounds(user, now)[0], day_bounds(user, now, days_ahead=6)[1]
         query = query.where(Task.due_at >= start, Task.due_at < end)
     elif filters.due == "none":
         query = query.where(Task.due_at.is_(None))
