@@ -20,7 +20,7 @@ from tests.support import (
 )
 from webapp.auth import services
 from webapp.extensions import db
-from webapp.models import PasswordResetToken, Project, User, UserSession
+from webapp.models import PasswordResetToken, Project, Task, User, UserSession
 from webapp.reminders.kinds import MailKind
 from webapp.reminders.models import Delivery
 from webapp.timezones import now_utc
@@ -549,6 +549,44 @@ def test_forms_need_the_csrf_token(csrf_on, client):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     response = client.post("/tasks", data={"title": "Buy milk", "csrf_token": token})
     assert response.status_code == 303
+
+
+def test_a_form_posted_after_the_session_ended_asks_to_log_in(csrf_on, app, client, user):
+    """Logged out in another tab: quick add on the page still open there is a login to ask for
+    (it was "The CSRF session token is missing."), then back to the page after logging in."""
+    page = _text(client.get("/tasks?sort=priority"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    _log_out_in_another_tab(app, client, token)
+
+    response = client.post(
+        "/tasks",
+        data={"title": "Buy milk", "csrf_token": token},
+        headers={"HX-Request": "true", "HX-Current-URL": "http://127.0.0.1:8000/tasks?sort=priority"},
+    )
+
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/tasks?sort%3Dpriority"
+    assert "Your session has ended" in _text(client.get(response.headers["HX-Redirect"]))
+    login = client.post(
+        response.headers["HX-Redirect"], data={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert login.headers["Location"] == "/tasks?sort=priority"
+    assert db.session.scalar(select(func.count()).select_from(Task)) == 0
+
+
+def test_a_click_after_the_session_ended_comes_back_to_the_page_it_was_on(app, client, user):
+    _log_out_in_another_tab(app, client)
+    response = client.post(
+        "/tasks/1/toggle",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://127.0.0.1:8000/upcoming"},
+    )
+    assert (response.status_code, response.headers["HX-Redirect"]) == (401, "/login?next=/upcoming")
+
+
+def _log_out_in_another_tab(app, client, csrf_token: str = "") -> None:
+    """The other tab holds the same cookies; its logout ends the session for both."""
+    tab = copy_of_browser(app, client)
+    assert tab.post("/logout", data={"csrf_token": csrf_token}).status_code in (302, 303)
 
 
 # --- sessions: log out elsewhere, a reset link's login, the absolute limit ---------------------

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .extensions import login_manager
 from .limits import retry_after_seconds
 from .responses import wants_fragment
 
@@ -33,5 +36,15 @@ def _render_error(error: HTTPException):
     return render_template("errors/error.html", message=message, code=code), code, {"Vary": "HX-Request"}
 
 
+def _csrf_refused(error: CSRFError):
+    """A form from a page whose session has since ended carries a token nobody can check: that is
+    a login to ask for, not a bad request. The account pages (auth) hold the forms of visitors
+    who are not signed in, so a refusal there stays one."""
+    if not current_user.is_authenticated and request.blueprint != "auth":
+        return login_manager.unauthorized()
+    return _render_error(error)
+
+
 def register(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_refused)
     app.register_error_handler(HTTPException, _render_error)

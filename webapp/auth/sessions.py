@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, redirect, request, url_for
 from flask_login import login_user, logout_user
@@ -155,13 +156,28 @@ def load_session_user(token: str) -> User | None:
 @login_manager.unauthorized_handler
 def _ask_to_log_in():
     target = request.full_path.rstrip("?") if request.method == "GET" else None
+    if wants_fragment():
+        # A click on a page whose session has ended (logged out in another tab, expired): log in,
+        # then back to that page, not to the fragment the click asked for.
+        flash(SESSION_ENDED, "info")
+        login_url = _login_url(_page_the_user_is_on() or target)
+        return "", 401, {"HX-Redirect": login_url, "Vary": "HX-Request"}
     if target == "/":  # the landing page: the same redirect for every visitor, cookie-less
         return redirect(url_for("auth.login"))
-    login_url = url_for("auth.login", next=target if is_safe_path(target) else None)
-    if wants_fragment():
-        return "", 401, {"HX-Redirect": login_url, "Vary": "HX-Request"}
     flash(login_manager.login_message, login_manager.login_message_category)
-    return redirect(login_url)
+    return redirect(_login_url(target))
+
+
+SESSION_ENDED = "Your session has ended. Please log in again to go on where you were."
+
+
+def _page_the_user_is_on() -> str:
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    return current.path + (f"?{current.query}" if current.query else "")
+
+
+def _login_url(target: str | None) -> str:
+    return url_for("auth.login", next=target if is_safe_path(target) else None)
 
 
 login_manager.login_view = "auth.login"

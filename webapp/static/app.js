@@ -27,4 +27,46 @@
     form.querySelector("#new-title-preview").replaceChildren();
     title.focus();
   });
+
+  // While a click or a form is on its way: the page says it is busy and the buttons that sent it
+  // wait, so a second click cannot send it twice. Background requests (previews, polls,
+  // re-fetches) change nothing on screen.
+  var inFlight = 0;
+  function sentByTheUser(element) {
+    return element.matches("form, button, a");
+  }
+  function buttonsOf(element) {
+    return element.matches("button") ? [element] : Array.from(element.querySelectorAll("button"));
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var element = event.detail.elt;
+    if (!sentByTheUser(element)) return;
+    inFlight += 1;
+    document.documentElement.classList.add("is-busy");
+    buttonsOf(element).forEach(function (button) { button.disabled = true; });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var element = event.detail.elt;
+    if (!sentByTheUser(element)) return;
+    inFlight = Math.max(0, inFlight - 1);
+    if (!inFlight) document.documentElement.classList.remove("is-busy");
+    buttonsOf(element).forEach(function (button) { button.disabled = false; });
+  });
+
+  // A request that failed says so where messages appear, instead of failing silently.
+  function sayItFailed(message) {
+    var flash = document.getElementById("flash");
+    if (!flash) return;
+    var line = document.createElement("p");
+    line.className = "flash flash-error";
+    line.setAttribute("role", "alert");
+    line.textContent = message;
+    flash.replaceChildren(line);
+  }
+  document.addEventListener("htmx:sendError", function () {
+    sayItFailed("Tasklane could not be reached, so nothing was saved. Check your connection and try again.");
+  });
+  document.addEventListener("htmx:responseError", function () {
+    sayItFailed("Something went wrong on our side, so nothing was saved. Please try again.");
+  });
 })();
