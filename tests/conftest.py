@@ -50,7 +50,8 @@ def require(condition: bool, reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def redis_server():
-    server = ValkeyServer()
+    """On a free port, so that two runs of the suite on one machine do not share a server."""
+    server = ValkeyServer(port=free_port())
     server.start()
     yield server
     server.stop()
