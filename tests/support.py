@@ -10,6 +10,7 @@ import http.client
 import re
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,8 @@ from webapp.tasks.services import create_task
 from webapp.timezones import now_utc
 
 NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)  # a Tuesday, before 09:00 in London: no scheduled mail
+
+WAIT = 120  # only bounds a hang: a wait ends on what it waits for
 
 RESET_SENT = "If an account exists for that address, we have sent a link"
 
@@ -288,3 +291,12 @@ def rows_of_every_table(engine) -> dict[str, set[tuple]]:
 def backups_in(directory: Path) -> list[str]:
     """The complete backups in a directory (a database copy with its manifest), oldest first."""
     return sorted(path.name.removesuffix(".json") for path in directory.glob("tasklane-*.json"))
+
+
+def wait_until(condition: Callable[[], object], what: str, poll: Callable[[], bool] | None = None) -> None:
+    """Wait for a readiness signal; `poll` says whether what we wait on is still alive."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert poll is None or poll(), f"gave up waiting for {what}"
+        assert time.monotonic() < deadline, f"{what}: not within {WAIT} s"
+        time.sleep(0.1)

@@ -17,14 +17,13 @@ from sqlalchemy import select, update
 
 from jobs.schedule import TICK_KEY
 from tests.conftest import ROOT, worker_command
-from tests.support import count, page_text
+from tests.support import WAIT, count, page_text, wait_until
 from webapp.extensions import db, queues
 from webapp.ops.readiness import OK
 from webapp.reminders.kinds import MailKind
 from webapp.reminders.models import Delivery, DeliveryState
 from webapp.timezones import now_utc
 
-WAIT = 120  # only bounds a hang: every wait below ends on what it waits for
 SILENT = 8  # seconds without a tick that make the test's scheduler "not ticking"
 
 
@@ -43,14 +42,6 @@ def subjects(sink, check: str) -> list[str]:
 
 def scheduler_just_ticked() -> None:
     queues.connection.set(TICK_KEY, time.time())
-
-
-def wait_until(condition, what: str, poll=None) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert poll is None or poll(), f"gave up waiting for {what}"
-        assert time.monotonic() < deadline, f"{what}: not within {WAIT} s"
-        time.sleep(0.1)
 
 
 def fail_mail(user, how_many: int, *, hours_ago: float = 0) -> None:

@@ -12,7 +12,14 @@ import pytest
 
 from bench.servers import NGINX_MISSING, LocalNginx, nginx_installed, running_gunicorns, running_nginx
 from tests.conftest import require
-from tests.support import decoded, failed_logins_until_refused, login_from, sri_hash, wrong_password
+from tests.support import (
+    decoded,
+    failed_logins_until_refused,
+    login_from,
+    sri_hash,
+    wait_until,
+    wrong_password,
+)
 from webapp.assets.manifest import read_manifest
 
 pytestmark = pytest.mark.e2e
@@ -164,6 +171,8 @@ def test_the_access_log_holds_no_token_of_a_mailed_link(nginx):
             nginx.open(request).close()
         except urllib.error.HTTPError as refused:  # a made-up token: an invalid link
             refused.close()
+    # nginx writes a request's log line after sending the answer
+    wait_until(lambda: "/unsubscribe/" in nginx.access_log.read_text(), "the last request's log line")
     log = nginx.access_log.read_text()
 
     assert "k1LL3rT0k3n" not in log
