@@ -20,9 +20,8 @@ import requests
 from playwright.sync_api import expect
 
 from bench.servers import LocalNginx
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import add_task, log_in, page_opener, running_edge
-from tests.support import decoded, login_from, make_user, wrong_password
+from tests.support import browser_logged_in, decoded, login_from, make_user, wrong_password
 
 pytestmark = pytest.mark.e2e
 
@@ -64,13 +63,7 @@ def instances(edge):
 def signed_in(empty_site, instances) -> Iterator[requests.Session]:
     """A browser of a new user who logged in on instance "a"."""
     make_user("edge@example.com")
-    with requests.Session() as browser:
-        response = browser.post(
-            instances["a"] + "/login",
-            data={"email": "edge@example.com", "password": PASSWORD},
-            allow_redirects=False,
-        )
-        assert response.status_code == 303, response.text
+    with browser_logged_in(instances["a"], "edge@example.com") as browser:
         yield browser
 
 

