@@ -109,8 +109,9 @@ def drill_redis_url(redis_url) -> str:
 
 
 def report(name: str, load: Load) -> None:
-    failures = load.failures()
-    print(f"{name}: {sum(failures.values())} failed of {len(load.answers)} requests {dict(failures)}")
+    failures, took = load.failures(), load.answers[-1].at - load.answers[0].at
+    failed = sum(failures.values())
+    print(f"{name}: {failed} failed of {len(load.answers)} requests in {took:.1f} s {dict(failures)}")
 
 
 def test_an_instance_killed_under_load_costs_almost_no_request(
