@@ -8,7 +8,6 @@ With PROMETHEUS_MULTIPROC_DIR set (one directory per instance), each worker proc
 metrics there and a scrape of any worker adds up all of them: the directory starts empty, and a
 worker that exits is marked dead so its gauges drop out."""
 
-import multiprocessing
 import os
 import shutil
 from pathlib import Path
@@ -19,9 +18,10 @@ from gunicorn.glogging import Logger
 # database), nginx buffers slow clients' requests and answers, and no request waits on another
 # service for long (Redis fails fast), so threads or green threads would add risk for no gain.
 worker_class = "sync"
-# Two per core plus one (gunicorn's advice: while one waits on the database, another computes),
-# unless WEB_CONCURRENCY says otherwise (a small machine shared with the worker and the database).
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)
+# Two per core this process may run on, plus one (gunicorn's advice: while one waits on the
+# database, another computes), unless WEB_CONCURRENCY says otherwise (a machine shared with the
+# workers and the database, or running several instances).
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * len(os.sched_getaffinity(0)) + 1)
 # A worker silent this long (a request stuck) is killed and replaced; nginx gives up on an
 # instance at the same 30 s (proxy_read_timeout).
 timeout = 30

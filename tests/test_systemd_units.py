@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import runpy
 import shlex
 import shutil
 import signal
@@ -126,3 +127,15 @@ def test_the_services_command_lines_start_the_app_until_it_is_ready(migrated_dat
             finally:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
+
+
+def gunicorn_workers() -> int:
+    """The worker count gunicorn.conf.py gives each instance the web unit starts."""
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"]
+
+
+def test_each_web_instance_runs_two_workers_per_core_plus_one_unless_told_otherwise(monkeypatch):
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    assert gunicorn_workers() == 2 * len(os.sched_getaffinity(0)) + 1
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert gunicorn_workers() == 3
