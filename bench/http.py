@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             apps = {"app": ["wsgi:app"], "uncached": [UNCACHED_APP], "floor": ["bench.floor:app"]}
             if args.baseline:
                 apps["baseline"] = [f"--chdir={args.baseline.resolve()}", UNCACHED_APP]
-            urls = servers.enter_context(running_gunicorns(apps, env, log=log))
+            urls = dict(servers.enter_context(running_gunicorns(apps, env, log=log)))
             nginx = servers.enter_context(
                 running_nginx([urls["app"].removeprefix("http://")], instance / "nginx")
             )

@@ -4,15 +4,17 @@ several app instances, nginx/tasklane-assets.conf as the asset origin."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,13 +175,67 @@ def _running_site(site: str, workdir: Path, ready_path: str) -> Iterator[LocalNg
         process.wait(timeout=10)
 
 
+class Instances(Mapping[str, str]):
+    """The gunicorns `running_gunicorns` started: each one's base URL by name, and what a drill
+    does to one (by name): kill it outright, reload it gracefully, list its worker processes."""
+
+    def __init__(self, processes: dict[str, tuple[str, subprocess.Popen]], workers: int):
+        self._processes = processes
+        self._workers = workers
+
+    def __getitem__(self, name: str) -> str:
+        return self._processes[name][0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._processes)
+
+    def __len__(self) -> int:
+        return len(self._processes)
+
+    def address(self, name: str) -> str:
+        """Its address as nginx's upstream names it: 127.0.0.1:PORT."""
+        return self[name].removeprefix("http://")
+
+    def worker_pids(self, name: str) -> set[int]:
+        """The process ids of the instance's workers (the children of its master)."""
+        master = self._processes[name][1].pid
+        try:
+            return {int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()}
+        except FileNotFoundError:  # the master is gone
+            return set()
+
+    def crash(self, name: str) -> None:
+        """SIGKILL the instance, master and workers at once, as a machine losing it would."""
+        process = self._processes[name][1]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def reload(self, name: str, timeout: float = 60) -> None:
+        """SIGHUP: gunicorn starts new workers and lets the old ones finish their requests; returns
+        once every old worker is gone and as many new ones run."""
+        url, process = self._processes[name]
+        before = self.worker_pids(name)
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while True:
+            now = self.worker_pids(name)
+            if not now & before and len(now) == self._workers:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not reload within {timeout} s: workers {before} → {now}")
+            time.sleep(0.05)
+        wait_for(url + "/healthz", process)
+
+
 @contextmanager
 def running_gunicorns(
     apps: dict[str, list[str]], env: dict[str, str], *, workers: int = 4, log: Path | None = None
-) -> Iterator[dict[str, str]]:
+) -> Iterator[Instances]:
     """One gunicorn with sync workers for each of `apps` (name: its arguments, ending with the WSGI
     target such as "wsgi:app"), all started at once, each on a free loopback port without an
-    access log; yields their base URLs by name once every app answers."""
+    access log and in a process group of its own (a crash kills all of it); yields them (their
+    base URLs by name) once every app answers."""
     output = log.open("ab") if log else subprocess.DEVNULL
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     processes: dict[str, tuple[str, subprocess.Popen]] = {}
@@ -193,15 +249,20 @@ def running_gunicorns(
                 "--worker-class=sync",
                 *arguments,
             ]
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
             processes[name] = (f"http://127.0.0.1:{port}", process)
         for url, process in processes.values():
             wait_for(url + "/", process)
-        yield {name: url for name, (url, _) in processes.items()}
+        yield Instances(processes, workers)
     finally:
         for _, process in processes.values():
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for _, process in processes.values():
             process.wait(timeout=30)
+            with contextlib.suppress(ProcessLookupError):  # a worker its master left behind
+                os.killpg(process.pid, signal.SIGKILL)
         if log:
             output.close()

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import brotli
+import requests
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import column, func, select, table, update
@@ -184,6 +185,16 @@ def assert_sendable(response) -> None:
 # --- rate limits and client addresses --------------------------------------------------------
 
 MOST_ATTEMPTS = 100
+
+
+@contextmanager
+def browser_logged_in(base_url: str, email: str) -> Iterator[requests.Session]:
+    """A browser (its cookies) that logged in as `email` (with PASSWORD) on the app at `base_url`."""
+    with requests.Session() as browser:
+        login = {"email": email, "password": PASSWORD}
+        response = browser.post(base_url + "/login", data=login, allow_redirects=False, timeout=30)
+        assert response.status_code == 303, response.text
+        yield browser
 
 
 def login_from(

@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from bench.servers import wait_for
+from bench.servers import (
+    NGINX_MISSING,
+    Instances,
+    LocalNginx,
+    nginx_installed,
+    running_gunicorns,
+    running_nginx,
+    wait_for,
+)
 from bench.smtp_sink import free_port
 from tests.conftest import PASSWORD, require
 
@@ -113,6 +121,33 @@ def running_live_server(instance: Path, redis_url: str, **settings: str) -> Iter
     yield server
     stop_with_ctrl_c(process)
     log.close()
+
+
+@contextlib.contextmanager
+def running_edge(
+    workdir: Path, database_url: str, redis_url: str, **settings: str
+) -> Iterator[tuple[Instances, LocalNginx]]:
+    """Production's shape on loopback: two gunicorn instances ("a" and "b") of the app sharing one
+    database, one Redis and one SECRET_KEY, trusting one proxy, behind the production nginx (TLS
+    on a self-signed certificate); `settings` are added to their environment."""
+    require(nginx_installed(), NGINX_MISSING)
+    env = {
+        **os.environ,
+        "TASKLANE_INSTANCE": str(workdir),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PUBLIC_URL": "https://127.0.0.1",
+        "SECRET_KEY": "edge-" + "k" * 32,
+        "PROXY_HOPS": "1",
+        "RATELIMIT_LOGIN_PER_ADDRESS": "1000 per minute",  # every test logs in from 127.0.0.1
+        **settings,
+    }
+    apps = {"a": ["wsgi:app"], "b": ["wsgi:app"]}
+    with (
+        running_gunicorns(apps, env, workers=2, log=workdir / "gunicorn.log") as instances,
+        running_nginx([instances.address(name) for name in instances], workdir / "nginx") as nginx,
+    ):
+        yield instances, nginx
 
 
 @pytest.fixture(scope="session")
