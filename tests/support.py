@@ -288,3 +288,8 @@ def rows_of_every_table(engine) -> dict[str, set[tuple]]:
 def backups_in(directory: Path) -> list[str]:
     """The complete backups in a directory (a database copy with its manifest), oldest first."""
     return sorted(path.name.removesuffix(".json") for path in directory.glob("tasklane-*.json"))
+
+
+def csrf_token_in(page: str) -> str:
+    """The CSRF token of the first form of a page (for a client outside the test client)."""
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
