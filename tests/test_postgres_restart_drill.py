@@ -81,7 +81,7 @@ def _timed_restart(own_postgres) -> tuple[float, float]:
 
 
 def test_requests_fail_only_while_the_primary_restarts_and_succeed_again_without_restarting_the_app(
-    postgres_settings, own_postgres, app, worker_env
+    postgres_settings, own_postgres, app, worker_env, tmp_path
 ):
     emails = [f"user{number}@example.com" for number in range(USERS)]
     for email in emails:
@@ -89,7 +89,8 @@ def test_requests_fail_only_while_the_primary_restarts_and_succeed_again_without
     began, ready = _timed_restart(own_postgres)
     quiet_restart = ready - began
 
-    with running_gunicorns({"web": ["wsgi:app"]}, worker_env, workers=2) as urls:
+    web_log = tmp_path / "web.log"
+    with running_gunicorns({"web": ["wsgi:app"]}, worker_env, workers=2, log=web_log) as urls:
         base_url = urls["web"]
         browsers = [_signed_in(base_url, email) for email in emails]
         outcomes, stop = Outcomes(), threading.Event()
@@ -114,7 +115,11 @@ def test_requests_fail_only_while_the_primary_restarts_and_succeed_again_without
         f" {len(outcomes.answers)} requests, {len(failed)} failed"
         + (f" over {failed[-1][0] - failed[0][0]:.1f} s" if failed else "")
     )
-    assert {status for _, status in failed} <= {503}, "only 503s: no 500, no dropped connection"
+    assert {status for _, status in failed} <= {503}, (
+        "only 503s: no 500, no dropped connection",
+        [status for _, status in failed],
+        web_log.read_text()[-6000:],
+    )
     assert all(began - 1 <= at <= ready + RECOVERY_SECONDS for at, _ in failed), (
         "failures only while the database restarted",
         [(round(at - began, 2), status) for at, status in failed],
