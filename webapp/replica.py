@@ -64,11 +64,6 @@ def _replica(app: Flask | None = None) -> _Replica | None:
     return (app or current_app).extensions.get("tasklane_replica")
 
 
-def replica_engine(app: Flask) -> Engine | None:
-    replica = _replica(app)
-    return replica.engine if replica else None
-
-
 @contextmanager
 def reading(user: User) -> Iterator[None]:
     """Run the reads inside on the replica when it holds everything `user` wrote."""
@@ -124,7 +119,7 @@ def _position_key(user_id: int) -> str:
 def _note_writer(session: Session, _flush_context) -> None:
     session.info[WROTE] = True
     if has_request_context() and _replica() is not None:
-        user = g.get("_login_user")
+        user = g.get("_login_user")  # Flask-Login's user of this request, if loaded: no query in a flush
         if user is not None and user.is_authenticated:
             session.info.setdefault(WRITERS, set()).add(user.id)
 
