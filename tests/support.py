@@ -311,3 +311,8 @@ def wait_until(condition: Callable[[], object], what: str, poll: Callable[[], bo
         assert poll is None or poll(), f"gave up waiting for {what}"
         assert time.monotonic() < deadline, f"{what}: not within {WAIT} s"
         time.sleep(0.1)
+
+
+def csrf_token_in(page: str) -> str:
+    """The CSRF token of the first form of a page (for a client outside the test client)."""
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)

@@ -10,101 +10,27 @@ out, with the same Message-IDs, and nothing is lost.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
-from bench.smtp_sink import free_port
 from jobs.reminders import run_sweep
-from tests.conftest import require
-from tests.support import NOW, let_the_leases_run_out, make_reminders, make_user, migrated_app, reminder_ids
+from tests.support import NOW, let_the_leases_run_out, make_reminders, make_user, reminder_ids
 from webapp.extensions import db
 from webapp.reminders.models import Delivery, DeliveryState
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _as_postgres(*command: str) -> None:
-    subprocess.run(
-        ["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=120
-    )
-
-
-class CrashablePostgres:
-    """A throwaway PostgreSQL server on loopback that the test may crash and start again."""
-
-    def __init__(self) -> None:
-        self.data = Path(tempfile.mkdtemp(prefix="tasklane-pg-"))
-        shutil.chown(self.data, "postgres", "postgres")
-        self.port = free_port()
-        _as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust")
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def start(self) -> None:
-        # The WAL writer flushes only every 10 s, so a crash loses every async commit before it.
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c wal_writer_delay=10s"
-        log = self.data / "server.log"
-        _as_postgres(
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(log),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "120",
-            "start",
-        )
-
-    def crash(self) -> None:
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def remove(self) -> None:
-        subprocess.run(
-            [
-                "runuser",
-                "-u",
-                "postgres",
-                "--",
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(self.data),
-                "-m",
-                "fast",
-                "stop",
-            ],
-            capture_output=True,
-            timeout=120,
-        )
-        shutil.rmtree(self.data, ignore_errors=True)
+pytestmark = pytest.mark.own_postgres
 
 
 @pytest.fixture
-def crashable_postgres(app_config):
-    require(
-        (PG_BIN / "initdb").exists() and shutil.which("runuser") is not None, "PostgreSQL 15 server binaries"
-    )
-    server = CrashablePostgres()
-    server.start()
-    app_config["SQLALCHEMY_DATABASE_URI"] = server.url
-    yield server
-    server.remove()
+def own_postgres_options() -> tuple[str, ...]:
+    # The WAL writer flushes only every 10 s, so a crash loses every async commit before it.
+    return ("wal_writer_delay=10s",)
 
 
 @pytest.fixture
-def crash_app(crashable_postgres, app_config, smtp_sink, redis_server):
-    """The app on the crashable server, migrated from empty like every test database."""
-    with migrated_app(app_config) as app:
-        yield app
+def crash_app(postgres_settings, smtp_sink, app):
+    """The app on the crashable server (smtp_sink first: the app sends its mail there)."""
+    return app
 
 
 def _sent() -> int:
@@ -114,7 +40,7 @@ def _sent() -> int:
 
 
 def test_a_database_crash_after_sending_resends_with_the_same_message_ids_and_loses_nothing(
-    crash_app, crashable_postgres, smtp_sink, run_jobs
+    crash_app, own_postgres, smtp_sink, run_jobs
 ):
     reminders = make_reminders(make_user(), 30, NOW)
     run_sweep(NOW)
@@ -124,8 +50,8 @@ def test_a_database_crash_after_sending_resends_with_the_same_message_ids_and_lo
 
     db.session.remove()
     db.engine.dispose()
-    crashable_postgres.crash()
-    crashable_postgres.start()
+    own_postgres.stop("immediate")
+    own_postgres.start()
 
     lost_marks = 30 - _sent()
     assert lost_marks > 0, "the drill must lose some marks to show what happens then"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import event
 
-from . import logs
+from . import database, logs, replica
 from .config import BASE_DIR, INSTANCE_DIR, load_config
 from .extensions import cache as cache_extension  # `cache` here would be shadowed by the webapp.cache module
 from .extensions import csrf, db, limiter, login_manager, migrate, queues
@@ -21,9 +21,12 @@ def create_app(config: dict | None = None) -> Flask:
     logs.init_app(app)
     _configure_redis_backed_extensions(app)
 
+    database.configure(app)
     db.init_app(app)
     with app.app_context():
         _tune_sqlite(db.engine)
+        database.init_app(app)
+        replica.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

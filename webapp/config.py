@@ -34,11 +34,33 @@ def _database_url() -> str:
     return sqlalchemy_url(url) if url else f"sqlite:///{INSTANCE_DIR / 'tasklane.db'}"
 
 
+def _replica_url() -> str | None:
+    url = os.environ.get("DATABASE_REPLICA_URL")
+    return sqlalchemy_url(url) if url else None
+
+
 class Config:
     ENV_NAME = os.environ.get("TASKLANE_ENV", "development")
     SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # PostgreSQL only (webapp/database.py). Each process holds up to POOL_SIZE + MAX_OVERFLOW
+    # connections to the primary (and as many to the replica): size them against max_connections.
+    DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "2"))
+    DATABASE_MAX_OVERFLOW = int(os.environ.get("DATABASE_MAX_OVERFLOW", "2"))
+    DATABASE_POOL_TIMEOUT = float(os.environ.get("DATABASE_POOL_TIMEOUT", "5"))  # wait for a free one
+    DATABASE_POOL_RECYCLE = int(os.environ.get("DATABASE_POOL_RECYCLE", "1800"))
+    # Connecting, and the ping before a pooled connection is used, give up after this long.
+    DATABASE_CONNECT_TIMEOUT = float(os.environ.get("DATABASE_CONNECT_TIMEOUT", "3"))
+    # The server cancels a statement after this long (0: never); the client gives up on a server
+    # that does not answer at all (frozen, cut off) DATABASE_CONNECT_TIMEOUT later.
+    DATABASE_STATEMENT_TIMEOUT = float(os.environ.get("DATABASE_STATEMENT_TIMEOUT", "15"))
+    DATABASE_RETRY_AFTER = 5  # seconds: the Retry-After of the page shown while the database is down
+    # A streaming replica for reads that may be a little behind (lists, dashboard, Today, the
+    # bell); unset: every query goes to the primary (webapp/replica.py).
+    DATABASE_REPLICA_URL = _replica_url()
+    READ_YOUR_WRITES_SECONDS = int(os.environ.get("READ_YOUR_WRITES_SECONDS", "300"))
+    REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "5"))  # after it failed
     REDIS_URL = os.environ.get("REDIS_URL")
     # Fail fast on a hung Redis instead of blocking a request for a minute.
     REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5"))

@@ -13,6 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 
+from .db_session import RoutingSession
 from .limits import caller, every_route_limits, note_refusal
 from .queueing import JsonQueue
 
@@ -24,7 +25,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+db = SQLAlchemy(
+    metadata=MetaData(naming_convention=NAMING_CONVENTION), session_options={"class_": RoutingSession}
+)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

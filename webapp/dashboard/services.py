@@ -10,6 +10,7 @@ from sqlalchemy import case, func
 from ..access import visible_tasks
 from ..extensions import db
 from ..models import TASK_NOT_DONE, Status, Task, User
+from ..replica import reading
 from ..tasks.queries import TaskFilters, TaskRow, day_bounds, first_tasks, week_bounds
 from ..timezones import now_utc
 
@@ -32,7 +33,11 @@ class Summary:
 
 def summary(user: User, now: datetime | None = None) -> Summary:
     """Counts by status, overdue, due today (not done) and done this local week (Monday start)."""
-    now = now or now_utc()
+    with reading(user):
+        return _summary(user, now or now_utc())
+
+
+def _summary(user: User, now: datetime) -> Summary:
     rows = db.session.execute(
         visible_tasks(user).with_only_columns(Task.status, func.count()).group_by(Task.status)
     )

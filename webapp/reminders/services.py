@@ -12,6 +12,7 @@ from ..cache import notifications_changed, tasks_changed
 from ..extensions import db
 from ..models import Task, User
 from ..pagination import Page, newest_first
+from ..replica import reading
 from ..timezones import local_to_utc, local_today, now_utc, shifted
 from .models import Notification, Reminder, ReminderState
 
@@ -117,7 +118,8 @@ def shift_task_reminders(task: Task, delta: timedelta) -> None:
 
 def unread_count(user: User) -> int:
     query = select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    return db.session.scalar(query) or 0
+    with reading(user):
+        return db.session.scalar(query) or 0
 
 
 def notifications_page(user: User, before: int | None, page_size: int) -> Page[Notification]:

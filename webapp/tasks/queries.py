@@ -25,6 +25,7 @@ from sqlalchemy import Select, bindparam, func, literal, literal_column, select,
 from ..access import visible_tasks
 from ..extensions import db
 from ..models import MAX_ID, TASK_NOT_DONE, Priority, Project, Status, Tag, Task, User, UTCDateTime, task_tags
+from ..replica import reading
 from ..timezones import local_day_bounds, local_today, now_utc, on_the_calendar
 
 SORTS = {"due": "Due date", "priority": "Priority", "created": "Newest"}
@@ -374,10 +375,11 @@ def task_page(
     """One page of the list and the cursor of the next page (None on the last page)."""
     after = decode_cursor(cursor, filters.sort) if cursor else None
     rows: list[TaskRow] = []
-    for query in page_queries(user, filters, after, now):
-        rows.extend(task_rows(query.limit(page_size + 1 - len(rows))))
-        if len(rows) > page_size:
-            break
+    with reading(user):  # may be a moment behind, except for what the user wrote
+        for query in page_queries(user, filters, after, now):
+            rows.extend(task_rows(query.limit(page_size + 1 - len(rows))))
+            if len(rows) > page_size:
+                break
     if len(rows) <= page_size:
         return TaskPage(rows)
     shown = rows[:page_size]
