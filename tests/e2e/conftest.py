@@ -317,8 +317,8 @@ WIDER_THAN_THE_VIEWPORT = """() => {
   const wide = [];
   for (const element of document.body.querySelectorAll("*")) {
     const box = element.getBoundingClientRect();
-    // not shown, or moved off on purpose (the skip link)
-    if (!box.width || !box.height || box.right <= 0) continue;
+    // not shown (a folded <details> keeps boxes for what it hides), or moved off on purpose (the skip link)
+    if (!box.width || !box.height || box.right <= 0 || !element.checkVisibility()) continue;
     if ((box.right > width + 1 || box.left < -1) && !clippedInside(element)) {
       wide.push(`${name(element)} spans ${Math.round(box.left)}..${Math.round(box.right)} of ${width}`);
     }
