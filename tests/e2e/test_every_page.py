@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 EMAIL = "every-page@example.com"
+SEEDING_TIMEOUT = 30_000  # ms: a loaded CI machine took 6 s for one add
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": PHONE}
 
 
@@ -113,7 +114,7 @@ def site(browser, live_server) -> Site:
         ):
             page.get_by_label("New task").fill(line)
             page.get_by_role("button", name="Add task").click()
-            expect(page.get_by_label("New task")).to_have_value("")
+            expect(page.get_by_label("New task")).to_have_value("", timeout=SEEDING_TIMEOUT)
         done = page.get_by_role("button", name="Done: Buy oat milk")
         done.click()
         expect(done).to_have_attribute("aria-pressed", "true")
