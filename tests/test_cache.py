@@ -224,7 +224,7 @@ def test_a_new_name_in_the_profile_shows_in_the_header_at_once(client, ada):
 
     client.post("/profile", data={"display_name": "Ada L.", "timezone": "Europe/London"})
 
-    assert ">Ada L.</a>" in page_text(client.get("/tasks"))
+    assert '<span class="account-name">Ada L.</span>' in page_text(client.get("/tasks"))
 
 
 def _edit(**changes) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -446,3 +447,26 @@ def test_malformed_task_ids_are_not_found(client, user, path):
 def test_task_pages_need_login(client):
     assert client.post("/tasks", data={"title": "x"}).status_code in (302, 303, 401)
     assert db.session.scalar(db.select(db.func.count()).select_from(Task)) == 0
+
+
+def test_each_change_made_with_htmx_names_a_toast_beside_the_events_the_page_follows(client, user):
+    task = add_task(user, "Pay “rent” ✓")
+    htmx = {"HX-Request": "true"}
+    answers = {
+        "“Pay “rent” ✓” is done.": client.post(f"/tasks/{task.id}/toggle", headers=htmx),
+        "Deleted “Pay “rent” ✓”.": client.post(f"/tasks/{task.id}/delete", headers=htmx),
+        "Restored “Pay “rent” ✓”.": client.post(f"/tasks/{task.id}/restore", headers=htmx),
+        "Added “Buy milk”.": client.post("/tasks", data={"title": "Buy milk"}, headers=htmx),
+    }
+    for toast, response in answers.items():
+        header = response.headers["HX-Trigger"]
+        assert header.isascii()  # a header is Latin-1: the title's quotes and ✓ travel escaped
+        assert json.loads(header) == {"tasks-changed": None, "toast": toast}
+
+
+def test_a_plain_form_gets_the_same_words_as_a_message_and_no_trigger(client, user):
+    task = add_task(user, "Buy milk")
+    response = client.post(f"/tasks/{task.id}/toggle", data={"next": "/tasks"})
+    assert response.status_code == 303
+    assert "HX-Trigger" not in response.headers
+    assert "“Buy milk” is done." in client.get("/tasks").get_data(as_text=True)

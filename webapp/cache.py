@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from . import stats
 from .extensions import cache, db
 from .limits import ReadCounter
-from .responses import wants_fragment
+from .responses import add_triggers, wants_fragment
 
 log = logging.getLogger(__name__)
 
@@ -425,8 +425,7 @@ def _finish_response(response: Response) -> Response:
         response.headers["Cache-Control"] = PRIVATE
     events = g.pop("cache_events", None)
     if events and wants_fragment():
-        already = [part.strip() for part in response.headers.get("HX-Trigger", "").split(",") if part.strip()]
-        response.headers["HX-Trigger"] = ", ".join(dict.fromkeys([*already, *sorted(events)]))
+        add_triggers(response, *sorted(events))
     return response
 
 

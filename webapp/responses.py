@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -30,6 +31,28 @@ def render(page: str, fragment: str | None = None, *, status: int = 200, **conte
     template = fragment if fragment and wants_fragment() else page
     response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
+    return response
+
+
+def add_triggers(response: Response, *names: str, **details: object) -> Response:
+    """Events htmx fires on the page when the answer arrives (the HX-Trigger header), added to any
+    already named: `names` without a detail, `details` with one (`toast="Saved “Rent”."` shows that
+    line). Plain names stay a comma-separated list; with a detail the header is JSON, ASCII-escaped
+    (a header carries Latin-1 only, and a title may hold anything)."""
+    events: dict[str, object] = {}
+    already = response.headers.get("HX-Trigger", "").strip()
+    if already.startswith("{"):
+        events.update(json.loads(already))
+    else:
+        events.update(dict.fromkeys(part.strip() for part in already.split(",") if part.strip()))
+    events.update(dict.fromkeys(names))
+    events.update(details)
+    if not events:
+        return response
+    if any(value is not None for value in events.values()):
+        response.headers["HX-Trigger"] = json.dumps(events)
+    else:
+        response.headers["HX-Trigger"] = ", ".join(events)
     return response
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from bench.servers import (
     NGINX_MISSING,
@@ -216,6 +216,12 @@ DESKTOP = {"width": 1280, "height": 900}  # the sizes admin pages are looked at
 PHONE = {"width": 390, "height": 844}
 
 
+def create_admin(server, email: str) -> None:
+    """An admin account with a confirmed address, made by the CLI (no sign-up mail to wait for)."""
+    created = run_flask(server, "users", "create-admin", email, "--password", PASSWORD)
+    assert created.returncode == 0, created.stderr
+
+
 def check_accessibility(page) -> None:
     """Fail on any WCAG 2.1 A/AA violation axe-core finds on the current page."""
     page.wait_for_load_state()
@@ -294,10 +300,74 @@ def run_flask(server: LiveServer, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+COLOUR_SCHEMES = ("light", "dark")
+
+
 def look(page, name: str) -> None:
-    """Check the page with axe-core, then keep a screenshot of it to look at."""
-    check_accessibility(page)
-    screenshot(page, name)
+    """Check the page with axe-core in the light and the dark colour scheme, keeping a screenshot
+    of each to look at (`name`.png and `name`-dark.png); the page is left in the light scheme."""
+    try:
+        for scheme in COLOUR_SCHEMES:
+            page.emulate_media(color_scheme=scheme)
+            check_accessibility(page)
+            screenshot(page, name if scheme == "light" else f"{name}-{scheme}")
+    finally:
+        page.emulate_media(color_scheme="light")
+
+
+def account_menu(page) -> Locator:
+    """Open the account menu in the header (profile, admin, log out); returns the menu."""
+    menu = page.get_by_role("navigation", name="Account").locator("details")
+    if menu.get_attribute("open") is None:
+        menu.locator("summary").click()
+    expect(menu).to_have_attribute("open", "")
+    return menu
+
+
+def log_out(page) -> None:
+    """Log out from the account menu: the login page says so."""
+    account_menu(page).get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("status")).to_contain_text("You are logged out.")
+
+
+def show_filters(page) -> None:
+    """Unfold the list's filters (folded behind "Filters" on a phone, always shown on a desktop)."""
+    summary = page.locator(".filters-more > summary")
+    if summary.is_visible() and page.locator(".filters-more").get_attribute("open") is None:
+        summary.click()
+    expect(page.get_by_label("Status")).to_be_visible()
+
+
+WIDER_THAN_THE_VIEWPORT = """() => {
+  const width = document.documentElement.clientWidth;
+  const clippedInside = (element) => {
+    for (let box = element.parentElement; box && box !== document.body; box = box.parentElement) {
+      const style = getComputedStyle(box);
+      if (style.overflowX !== "visible" && box.getBoundingClientRect().right <= width + 1) return true;
+    }
+    return false;
+  };
+  const name = (element) => element.tagName.toLowerCase() + (element.id ? "#" + element.id : "")
+    + (typeof element.className === "string" && element.className ? "." + element.className : "");
+  const wide = [];
+  for (const element of document.body.querySelectorAll("*")) {
+    const box = element.getBoundingClientRect();
+    // not shown (a folded <details> keeps boxes for what it hides), or moved off on purpose (the skip link)
+    if (!box.width || !box.height || box.right <= 0 || !element.checkVisibility()) continue;
+    if ((box.right > width + 1 || box.left < -1) && !clippedInside(element)) {
+      wide.push(`${name(element)} spans ${Math.round(box.left)}..${Math.round(box.right)} of ${width}`);
+    }
+  }
+  if (document.documentElement.scrollWidth > width) {
+    wide.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} > ${width}`);
+  }
+  return wide.slice(0, 8);
+}"""
+
+
+def wider_than_the_viewport(page) -> list[str]:
+    """What sticks out past the left or right edge of the window (clipped parts do not count)."""
+    return page.evaluate(WIDER_THAN_THE_VIEWPORT)
 
 
 def add_task(page, title: str) -> None:

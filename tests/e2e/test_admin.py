@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import DESKTOP, PHONE, log_in, look, run_flask, screenshot, sign_up
+from tests.e2e.conftest import DESKTOP, PHONE, account_menu, log_in, look, run_flask, screenshot, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +55,7 @@ def test_an_admin_from_the_cli_manages_users_and_reads_the_audit_log(new_page, l
 
     page = new_page(viewport=DESKTOP)
     _log_in(page, "root@example.com")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin").click()
+    account_menu(page).get_by_role("link", name="Admin").click()
     expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
     page.get_by_role("navigation", name="Admin").get_by_role("link", name="Users").click()
     expect(page.get_by_role("heading", name="Users", level=1)).to_be_visible()

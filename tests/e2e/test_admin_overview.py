@@ -16,7 +16,7 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import insert, select
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import DESKTOP, PHONE, log_in, look, run_flask
+from tests.e2e.conftest import DESKTOP, PHONE, account_menu, log_in, look, run_flask
 from webapp import create_app, stats
 from webapp.admin.models import SiteTotal
 from webapp.extensions import db, queues
@@ -155,7 +155,7 @@ def test_an_admin_reads_a_month_of_the_site_on_the_overview(new_page, live_serve
         page = new_page(viewport=DESKTOP)
         log_in(page, "overview-admin@example.com")
         page.wait_for_url(re.compile(r"/$"))
-        page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin", exact=True).click()
+        account_menu(page).get_by_role("link", name="Admin", exact=True).click()
         expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
         _counted_by_the_worker()
         page.reload()

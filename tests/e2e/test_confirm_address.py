@@ -57,5 +57,5 @@ def test_a_new_user_is_asked_to_confirm_until_they_follow_the_mailed_link(new_pa
     look_on_desktop_and_phone(mail, "address-confirmed")
 
     page.reload()
-    expect(page.get_by_role("navigation", name="Main")).to_contain_text("Hedy")
+    expect(page.get_by_role("navigation", name="Account")).to_contain_text("Hedy")
     expect(page.locator("#confirm-banner")).to_have_count(0)

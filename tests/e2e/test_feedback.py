@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import add_task, sign_up
+from tests.e2e.conftest import add_task, log_out, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -25,8 +25,7 @@ def test_a_click_after_logging_out_in_another_tab_leads_back_after_login(new_pag
     page.goto("/upcoming")
     other_tab = page.context.new_page()
     other_tab.goto("/")
-    other_tab.get_by_role("button", name="Log out").click()
-    expect(other_tab.get_by_role("status")).to_contain_text("You are logged out.")
+    log_out(other_tab)
 
     page.get_by_role("button", name="Done: Call the dentist").click()
 

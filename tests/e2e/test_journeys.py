@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import add_task, log_in, look, open_mail, sign_up
+from tests.e2e.conftest import account_menu, add_task, log_in, log_out, look, open_mail, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -70,13 +70,14 @@ def test_new_user_signs_up_adds_completes_edits_and_finds_tasks(new_page):
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
     expect(page.locator("main")).to_contain_text("Done")
     look(page, "dashboard")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Grace").click()
+    expect(page.get_by_role("navigation", name="Account")).to_contain_text("Grace")
+    account_menu(page).get_by_role("link", name="Profile").click()
     look(page, "profile")
 
 
 def test_password_reset_through_the_mail_in_the_outbox(page, live_server):
     sign_up(page, "ada@example.com", "Ada")
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     page.wait_for_url(re.compile(r"/login$"))
     look(page, "login")
 
@@ -93,14 +94,14 @@ def test_password_reset_through_the_mail_in_the_outbox(page, live_server):
     page.get_by_label("Repeat the password").fill("a brand new passphrase")
     look(page, "reset-confirm")
     page.get_by_role("button", name="Set new password").click()
-    expect(page.get_by_role("navigation", name="Main")).to_contain_text("Ada")
+    expect(page.get_by_role("navigation", name="Account")).to_contain_text("Ada")
 
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     page.wait_for_url(re.compile(r"/login$"))
     log_in(page, "ada@example.com", PASSWORD)
     expect(page.get_by_role("alert")).to_contain_text("do not match")
     log_in(page, "ada@example.com", "a brand new passphrase")
-    expect(page.get_by_role("navigation", name="Main")).to_contain_text("Ada")
+    expect(page.get_by_role("navigation", name="Account")).to_contain_text("Ada")
 
 
 def test_every_step_works_with_javascript_off(new_page):

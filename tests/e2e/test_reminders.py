@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT, add_task, look, open_mail, sign_up
+from tests.e2e.conftest import ROOT, account_menu, add_task, look, open_mail, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -120,7 +120,9 @@ def test_a_reminder_set_in_a_minute_arrives_by_mail_and_in_the_bell(new_page, li
     mail.close()
 
     # Chromium puts a space before the comma: the badge's hidden text is a separate box.
-    bell = page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Notifications"))
+    bell = page.get_by_role("navigation", name="Account").get_by_role(
+        "link", name=re.compile("^Notifications")
+    )
     expect(bell).to_have_accessible_name(f"Notifications, {unread} unread", timeout=BELL_TIMEOUT)
     expect(page.locator("#notification-count")).to_be_visible()
     assert page.evaluate("window.stillTheSamePage"), (
@@ -146,7 +148,7 @@ def test_a_reminder_set_in_a_minute_arrives_by_mail_and_in_the_bell(new_page, li
 def test_profile_mail_preferences_and_one_click_unsubscribe(new_page, live_server):
     page = new_page(timezone_id="Europe/Berlin")
     sign_up(page, "milo@example.com", "Milo")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Milo").click()
+    account_menu(page).get_by_role("link", name="Profile").click()
     preferences = page.get_by_role("group", name="E-mails")
     boxes = preferences.get_by_role("checkbox")
     expect(boxes).to_have_count(4)
@@ -218,7 +220,9 @@ def test_notifications_page_by_page_and_opening_one(new_page, live_server):
     expect(items).to_have_count(62)  # the older page stayed
     look(page, "notifications-older")
 
-    bell = page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Notifications"))
+    bell = page.get_by_role("navigation", name="Account").get_by_role(
+        "link", name=re.compile("^Notifications")
+    )
     expect(bell).to_have_accessible_name("Notifications, 61 unread")
     page.get_by_role("link", name="Reminder 2", exact=True).click()
     expect(page).to_have_url(re.compile(rf"/tasks/{task_id}$"))

@@ -9,7 +9,7 @@ from ..access import project_or_404
 from ..cache import cached_view
 from ..extensions import db, htmx
 from ..models import MAX_ID, Project
-from ..responses import render, see_other, wants_fragment
+from ..responses import add_triggers, render, see_other, wants_fragment
 from ..tasks import views as task_views
 from . import services
 from .forms import ProjectForm
@@ -66,7 +66,7 @@ def create():
         form.name.errors.append(str(error))
         return _index_page(form, status=409)
     if wants_fragment():
-        return _index_page()
+        return add_triggers(_index_page(), toast=f"Created the project “{project.name}”.")
     flash(f"Created the project “{project.name}”.", "success")
     return see_other(url_for("projects.show", project_id=project.id))
 
@@ -94,16 +94,16 @@ def rename(project_id: int):
         form.name.errors.append(str(error))
         return _project_page(project, form, status=409)
     if _from_header():
-        return _project_page(project)
+        return add_triggers(_project_page(project), toast=f"Renamed the project to “{project.name}”.")
     flash(f"Renamed the project to “{project.name}”.", "success")
     return see_other(url_for("projects.show", project_id=project.id))
 
 
 def _after_archive_change(project: Project, message: str):
     if _from_header():
-        return _project_page(project)
+        return add_triggers(_project_page(project), toast=message)
     if wants_fragment():
-        return _index_page()
+        return add_triggers(_index_page(), toast=message)
     flash(message, "success")
     return see_other(url_for("projects.index"))
 

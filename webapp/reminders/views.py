@@ -12,7 +12,7 @@ from ..formatting import local_datetime
 from ..models import MAX_ID, Task
 from ..pagination import before_arg
 from ..projects.services import assignable_projects
-from ..responses import is_safe_path, render, safe_back, see_other, wants_fragment
+from ..responses import add_triggers, is_safe_path, render, safe_back, see_other, wants_fragment
 from ..timezones import local_today
 from . import services
 from .forms import CUSTOM, ReminderForm
@@ -144,8 +144,7 @@ def open_notification(notification_id: int):
 
 def _tell_the_bell(response):
     """An htmx answer that changed what is unread: the bell refreshes its count."""
-    response.headers["HX-Trigger"] = NOTIFICATIONS_CHANGED
-    return response
+    return add_triggers(response, NOTIFICATIONS_CHANGED)
 
 
 def _back_to_notifications(message: str):

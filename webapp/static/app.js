@@ -30,7 +30,9 @@
 
   // While a click or a form is on its way: the page says it is busy and the buttons that sent it
   // wait, so a second click cannot send it twice. Background requests (previews, polls,
-  // re-fetches) change nothing on screen.
+  // re-fetches) change nothing on screen. The end is heard on the request itself ("loadend":
+  // after a load, an error, an abort or a timeout), not from htmx:afterRequest, which htmx skips
+  // when handling the answer throws (htmx:onLoadError): the bar stayed on and the buttons dead.
   var inFlight = 0;
   function sentByTheUser(element) {
     return element.matches("form, button, a");
@@ -41,16 +43,44 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     var element = event.detail.elt;
     if (!sentByTheUser(element)) return;
+    var buttons = buttonsOf(element);
     inFlight += 1;
     document.documentElement.classList.add("is-busy");
-    buttonsOf(element).forEach(function (button) { button.disabled = true; });
+    buttons.forEach(function (button) { button.disabled = true; });
+    event.detail.xhr.addEventListener("loadend", function () {
+      inFlight = Math.max(0, inFlight - 1);
+      if (!inFlight) document.documentElement.classList.remove("is-busy");
+      buttons.forEach(function (button) { button.disabled = false; });
+    });
   });
-  document.addEventListener("htmx:afterRequest", function (event) {
-    var element = event.detail.elt;
-    if (!sentByTheUser(element)) return;
-    inFlight = Math.max(0, inFlight - 1);
-    if (!inFlight) document.documentElement.classList.remove("is-busy");
-    buttonsOf(element).forEach(function (button) { button.disabled = false; });
+
+  // What a change did, said for a few seconds at the foot of the screen: the server names it in
+  // the HX-Trigger header ({"toast": "Saved “Rent”."}).
+  var TOAST_SECONDS = 5;
+  document.addEventListener("toast", function (event) {
+    var toasts = document.getElementById("toasts");
+    var message = event.detail && event.detail.value;
+    if (!toasts || !message) return;
+    var toast = document.createElement("p");
+    toast.className = "toast";
+    toast.textContent = message;
+    toasts.append(toast);
+    while (toasts.children.length > 3) toasts.firstElementChild.remove();
+    setTimeout(function () { toast.remove(); }, TOAST_SECONDS * 1000);
+  });
+
+  // The account menu closes as other menus do: a click elsewhere, or Escape (focus back on it).
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.account-menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var menu = document.activeElement && document.activeElement.closest("details.account-menu[open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
   });
 
   // A request that failed says so where messages appear, instead of failing silently.

@@ -96,6 +96,11 @@ class TaskFilters:
         chosen = (self.status, self.tag, self.due, self.q, self.completed)
         return any(chosen) or self.project_id is not None
 
+    @property
+    def chosen_beyond_search(self) -> bool:
+        """A choice other than the search words or the project: the list shows its filters unfolded."""
+        return bool(self.status or self.tag or self.due or self.completed) or self.sort != "due"
+
 
 @dataclass(frozen=True, slots=True)
 class TaskRow:

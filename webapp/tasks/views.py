@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, flash, request, session, url_for
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -12,7 +12,7 @@ from ..models import MAX_ID, Priority, Project, Task
 from ..projects.forms import ProjectForm
 from ..projects.services import ProjectConflict, assignable_projects, projects_of
 from ..reminders.views import reminders_section
-from ..responses import render, safe_back, see_other, wants_fragment
+from ..responses import add_triggers, render, safe_back, see_other, wants_fragment
 from . import services
 from .forms import NewTaskForm, TaskForm
 from .queries import DUE_FILTERS, SORTS, STATUS_FILTERS, BadListRequest, TaskFilters, parse_id, task_page
@@ -80,10 +80,6 @@ def _list_page_context(project: Project | None, new_form: NewTaskForm | None, re
     }
 
 
-def _row(task: Task, *, status: int = 200):
-    return render("tasks/show.html", "tasks/_row.html", status=status, task=task, back=safe_back())
-
-
 def _from_project() -> Project | None:
     """The project page the quick-add form was on, if any (its list is re-rendered on errors)."""
     raw = request.form.get("from_project")
@@ -119,10 +115,7 @@ def create():
         tags=understood.tags,
         priority=understood.priority or Priority.NORMAL,
     )
-    if wants_fragment():
-        return render("tasks/_row.html", status=201, task=task, back=safe_back())
-    flash(f"Added “{task.title}”.", "success")
-    return see_other(safe_back())
+    return _said(f"Added “{task.title}”.", "tasks/_row.html", status=201, task=task)
 
 
 @bp.get("/tasks/quick-add")
@@ -199,9 +192,15 @@ def update(task_id: int):
 
 
 def _row_or_back(task: Task, message: str):
-    """htmx swaps in the updated row; a plain form goes back where it came from, with a message."""
+    """htmx swaps in the updated row; a plain form goes back where it came from; both say `message`."""
+    return _said(message, "tasks/_row.html", task=task)
+
+
+def _said(message: str, fragment: str, *, status: int = 200, **context) -> Response:
+    """What a change answers: htmx gets `fragment` and a toast saying what happened; a plain form
+    goes back where it came from, with the same words as a message there."""
     if wants_fragment():
-        return _row(task)
+        return add_triggers(render(fragment, status=status, back=safe_back(), **context), toast=message)
     flash(message, "success")
     return see_other(safe_back())
 
@@ -210,11 +209,8 @@ def _row_or_back(task: Task, message: str):
 @login_required
 def toggle(task_id: int):
     task = services.toggle_done(task_or_404(current_user, task_id))
-    if wants_fragment():
-        return _row(task)
     # The list hides done tasks: without htmx the page reloads without the row, so say where it went.
-    flash(f"“{task.title}” is done." if task.done else f"“{task.title}” is back to do.", "success")
-    return see_other(safe_back())
+    return _row_or_back(task, f"“{task.title}” is done." if task.done else f"“{task.title}” is back to do.")
 
 
 @bp.post(TASK + "/move")
@@ -233,18 +229,13 @@ def move(task_id: int):
 @login_required
 def delete(task_id: int):
     task = services.delete_task(task_or_404(current_user, task_id))
-    if wants_fragment():
-        return render("tasks/_deleted_row.html", "tasks/_deleted_row.html", task=task, back=safe_back())
-    session[UNDO_KEY] = task.id
-    flash(f"Deleted “{task.title}”.", "success")
-    return see_other(safe_back())
+    if not wants_fragment():
+        session[UNDO_KEY] = task.id
+    return _said(f"Deleted “{task.title}”.", "tasks/_deleted_row.html", task=task)
 
 
 @bp.post(TASK + "/restore")
 @login_required
 def restore(task_id: int):
     task = services.restore_task(task_or_404(current_user, task_id, include_deleted=True))
-    if wants_fragment():
-        return _row(task)
-    flash(f"Restored “{task.title}”.", "success")
-    return see_other(safe_back())
+    return _row_or_back(task, f"Restored “{task.title}”.")
