@@ -94,6 +94,12 @@ def local_config(site: str, workdir: Path, http_port: int, https_port: int) -> s
     site = site.replace(PRODUCTION_ROOT, f"{ROOT}/")
     site = site.replace(PRODUCTION_CACHE, str(workdir / "cache"))
     site = site.replace(PRODUCTION_LOGS, f"{workdir}/")
+    # The app sees the port the client used (a browser's Referer names it): production listens on
+    # 443, where $host is the whole address already.
+    site = site.replace("proxy_set_header Host $host;", "proxy_set_header Host $http_host;")
+    site = site.replace(
+        "proxy_set_header X-Forwarded-Host $host;", "proxy_set_header X-Forwarded-Host $http_host;"
+    )
     modules = " ".join(f"load_module {module};" for module in BROTLI_MODULES)
     # Workers run as this user: a checkout in a private temporary folder is unreadable to `nobody`.
     return f"""
@@ -131,14 +137,17 @@ def wait_for(
 
 
 @contextmanager
-def running_nginx(app_addresses: Sequence[str], workdir: Path) -> Iterator[LocalNginx]:
+def running_nginx(
+    app_addresses: Sequence[str], workdir: Path, ready_path: str = "/login"
+) -> Iterator[LocalNginx]:
     """nginx with the production site (nginx/tasklane.conf) in front of the app instances at
-    `app_addresses` ("127.0.0.1:PORT" each), with TLS on a self-signed certificate."""
+    `app_addresses` ("127.0.0.1:PORT" each), with TLS on a self-signed certificate; yields it
+    once `ready_path` is served through it."""
     site = (ROOT / "nginx" / "tasklane.conf").read_text()
     first = PRODUCTION_INSTANCE.search(site)
     instances = "".join(f"{first['indent']}server {address}{first['checks']}\n" for address in app_addresses)
     site = site[: first.start()] + instances + PRODUCTION_INSTANCE.sub("", site[first.start() :])
-    with _running_site(site, workdir, "/login") as nginx:
+    with _running_site(site, workdir, ready_path) as nginx:
         yield nginx
 
 
@@ -175,7 +184,12 @@ def _running_site(site: str, workdir: Path, ready_path: str) -> Iterator[LocalNg
 
 @contextmanager
 def running_gunicorns(
-    apps: dict[str, list[str]], env: dict[str, str], *, workers: int = 4, log: Path | None = None
+    apps: dict[str, list[str]],
+    env: dict[str, str],
+    *,
+    workers: int = 4,
+    log: Path | None = None,
+    ready_timeout: float = 60,
 ) -> Iterator[dict[str, str]]:
     """One gunicorn with sync workers for each of `apps` (name: its arguments, ending with the WSGI
     target such as "wsgi:app"), all started at once, each on a free loopback port without an
@@ -196,12 +210,30 @@ def running_gunicorns(
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
             processes[name] = (f"http://127.0.0.1:{port}", process)
         for url, process in processes.values():
-            wait_for(url + "/", process)
+            wait_for(url + "/", process, ready_timeout)
         yield {name: url for name, (url, _) in processes.items()}
     finally:
         for _, process in processes.values():
             process.terminate()
         for _, process in processes.values():
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker stuck on a request: stop it all the same
+                process.kill()
+                process.wait()
         if log:
             output.close()
+
+
+def gunicorn_worker_pids(url: str) -> list[int]:
+    """The worker processes of the gunicorn `running_gunicorns` started at `url` (Linux /proc):
+    the processes started with its --bind whose parent is one of them (the master)."""
+    bind = f"--bind={url.removeprefix('http://')}".encode()
+    started: dict[int, int] = {}  # pid: parent pid
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and bind in (entry / "cmdline").read_bytes().split(b"\0"):
+                started[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:  # ended meanwhile
+            continue
+    return sorted(pid for pid, parent in started.items() if parent in started)
