@@ -31,6 +31,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+
 from bench.common import code_version, fresh_instance, migrated_app, process_cpu_seconds
 from bench.seeding import analyze, seed_crowd, seed_user_with_tasks
 from bench.servers import gunicorn_worker_pids, running_gunicorns, running_nginx
@@ -109,7 +111,7 @@ def read_stats(prefix: Path) -> tuple[dict, dict[str, dict]]:
             "p99_ms": _milliseconds(row["99%"]),
         }
         for row in rows
-        if row["Name"] != "Aggregated"
+        if row["Name"] != "Aggregated" and int(row["Request Count"])  # logins came before the count
     }
     return next(row for row in rows if row["Name"] == "Aggregated"), by_name
 
@@ -195,6 +197,22 @@ def record_profile(pid: int, seconds: int, output: Path) -> subprocess.Popen:
         *("--nonblocking", "--format", "raw", "--output", str(output)),
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def cache_lookups(client) -> dict[str, dict[str, int]]:
+    """How the app's cached views fared over the run (its own counts in Redis): lookups, and of
+    them the misses (rendered) and the stale copies served."""
+    from webapp.cache import FRAGMENTS, stats_key
+
+    counted = {}
+    for name in FRAGMENTS:
+        lookup, miss, stale = (
+            int(client.get("flask_cache_" + stats_key(name, outcome)) or 0)
+            for outcome in ("lookup", "miss", "stale")
+        )
+        if lookup:
+            counted[name] = {"lookups": lookup, "misses": miss, "stale": stale, "miss_share": miss / lookup}
+    return counted
 
 
 def goals(app: Run, ratio: float) -> dict[str, dict]:
@@ -287,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             measured = run_locust(
                 "app", "TaskUser", app_nginx.url, seconds, instance, workers_of("app"), profile
             )
+            lookups = cache_lookups(redis.Redis.from_url(env["REDIS_URL"]))
     except Exception:
         print(f"\nthe run failed; its logs are in {instance}")
         raise
@@ -295,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     ratio = measured.rps / floor.rps
     met = goals(measured, ratio)
     print_summary(measured, floor, ratio, met)
+    print(
+        "  cache: " + ", ".join(f"{name} {each['miss_share']:.0%} missed" for name, each in lookups.items())
+    )
     results = {
         "rps": measured.rps,
         "p50_ms": measured.p50_ms,
@@ -313,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker_cpu_ms_per_request": measured.worker_cpu_ms_per_request,
         "floor_worker_cpu_ms_per_request": floor.worker_cpu_ms_per_request,
         "by_request": measured.by_name,
+        "cache_lookups": lookups,
         "database": dialect,
         "seconds": seconds,
         "floor_seconds": floor_seconds,
