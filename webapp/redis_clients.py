@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import redis
 from flask import Flask
@@ -29,8 +30,8 @@ from flask_caching.backends.rediscache import RedisCache
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
 POOL = "tasklane_redis_pool"
-# For libraries that want a Redis URL and are handed the shared pool (Flask-Limiter) or its
-# client (rq-dashboard) instead: the address in it is never used.
+# For Flask-Limiter, which wants a Redis URL and is handed the shared pool instead: the address
+# in it is never used.
 SHARED_POOL_URL = "redis://shared-pool"
 
 
@@ -67,6 +68,14 @@ class RedisSettings:
                 tls_keyfile=config.get("REDIS_TLS_KEYFILE"),
             )
         return None
+
+    def as_url(self) -> str:
+        """The same Redis as one URL, for a library that takes nothing else (rq-dashboard)."""
+        if self.url:
+            return self.url
+        password = f":{quote(self.password, safe='')}@" if self.password else ""
+        hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
+        return f"redis+sentinel://{password}{hosts}/{self.master}/{self.db}"
 
     def pool(self, socket_timeout: float | None) -> redis.ConnectionPool:
         timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout}
@@ -130,6 +139,11 @@ def blocking_client(app: Flask) -> redis.Redis | None:
         return None
     settings, _ = app.extensions[POOL]
     return redis.Redis(connection_pool=settings.pool(socket_timeout=None))
+
+
+def settings_of(app: Flask) -> RedisSettings:
+    settings, _ = app.extensions[POOL]
+    return settings
 
 
 def cache_and_limits_share_redis(app: Flask) -> bool:

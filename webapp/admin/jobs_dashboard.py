@@ -43,9 +43,13 @@ def mount(app: Flask) -> None:
     that its own policy is the one the response keeps."""
     if not redis_clients.configured(app):
         return
-    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", redis_clients.SHARED_POOL_URL)
-    # Our REDIS_PASSWORD, REDIS_DB and REDIS_SENTINELS are not its legacy settings of those names.
-    for name in ("REDIS_PASSWORD", "REDIS_DB", "REDIS_SENTINELS"):
+    # Its pages connect from this URL (REDIS_URL, or the Sentinels as a redis+sentinel:// URL);
+    # our REDIS_PASSWORD, REDIS_DB and REDIS_SENTINELS are not its legacy settings of those names.
+    settings = redis_clients.settings_of(app)
+    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", settings.as_url())
+    app.config.setdefault("RQ_DASHBOARD_REDIS_PASSWORD", settings.password)
+    app.config.setdefault("RQ_DASHBOARD_REDIS_SENTINEL_PASSWORD", settings.sentinel_password)
+    for name in ("REDIS_DB", "REDIS_SENTINELS"):
         app.config.setdefault(f"RQ_DASHBOARD_{name}", None)
     app.config.setdefault("RQ_DASHBOARD_POLL_INTERVAL", POLL_MILLISECONDS)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
@@ -55,8 +59,8 @@ def mount(app: Flask) -> None:
     rq_dashboard.web.Job = JsonJob
     rq_dashboard.web.requeue_job = partial(requeue_job, serializer=SERIALIZER)
     setup_rq_connection(app)
-    # Not the client it made from that URL: the queues' one, on the shared pool with its short
-    # timeouts (a hung Redis fails fast).
+    # Its pages without an instance number use the queues' client instead of one of its own: on
+    # the shared pool, with its short timeouts (a hung Redis fails fast).
     with app.app_context():
         app.redis_conn = queues.connection
     csrf.exempt(rq_dashboard.blueprint)
