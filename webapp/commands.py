@@ -30,7 +30,7 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
             worker_ttl=current_app.config["WORKER_TTL_SECONDS"],
         )
         worker.work(burst=burst, with_scheduler=True)
-        if burst or worker._stop_requested:
+        if burst or worker.stop_asked:
             return
         # RQ gives up when Redis fails outside its wait for a job (a Sentinel failover, a
         # restart): a new worker, on new connections, takes over once Redis answers again.
