@@ -96,6 +96,12 @@ def local_config(site: str, workdir: Path, http_port: int, https_port: int) -> s
     site = site.replace(PRODUCTION_ROOT, f"{ROOT}/")
     site = site.replace(PRODUCTION_CACHE, str(workdir / "cache"))
     site = site.replace(PRODUCTION_LOGS, f"{workdir}/")
+    # The app sees the port the client used (a browser's Referer names it): production listens on
+    # 443, where $host is the whole address already.
+    site = site.replace("proxy_set_header Host $host;", "proxy_set_header Host $http_host;")
+    site = site.replace(
+        "proxy_set_header X-Forwarded-Host $host;", "proxy_set_header X-Forwarded-Host $http_host;"
+    )
     modules = " ".join(f"load_module {module};" for module in BROTLI_MODULES)
     # Workers run as this user: a checkout in a private temporary folder is unreadable to `nobody`.
     return f"""
@@ -133,14 +139,17 @@ def wait_for(
 
 
 @contextmanager
-def running_nginx(app_addresses: Sequence[str], workdir: Path) -> Iterator[LocalNginx]:
+def running_nginx(
+    app_addresses: Sequence[str], workdir: Path, ready_path: str = "/login"
+) -> Iterator[LocalNginx]:
     """nginx with the production site (nginx/tasklane.conf) in front of the app instances at
-    `app_addresses` ("127.0.0.1:PORT" each), with TLS on a self-signed certificate."""
+    `app_addresses` ("127.0.0.1:PORT" each), with TLS on a self-signed certificate; yields it
+    once `ready_path` is served through it."""
     site = (ROOT / "nginx" / "tasklane.conf").read_text()
     first = PRODUCTION_INSTANCE.search(site)
     instances = "".join(f"{first['indent']}server {address}{first['checks']}\n" for address in app_addresses)
     site = site[: first.start()] + instances + PRODUCTION_INSTANCE.sub("", site[first.start() :])
-    with _running_site(site, workdir, "/login") as nginx:
+    with _running_site(site, workdir, ready_path) as nginx:
         yield nginx
 
 
@@ -230,7 +239,12 @@ class Instances(Mapping[str, str]):
 
 @contextmanager
 def running_gunicorns(
-    apps: dict[str, list[str]], env: dict[str, str], *, workers: int = 4, log: Path | None = None
+    apps: dict[str, list[str]],
+    env: dict[str, str],
+    *,
+    workers: int = 4,
+    log: Path | None = None,
+    ready_timeout: float = 60,
 ) -> Iterator[Instances]:
     """One gunicorn with sync workers for each of `apps` (name: its arguments, ending with the WSGI
     target such as "wsgi:app"), all started at once, each on a free loopback port without an
@@ -254,14 +268,18 @@ def running_gunicorns(
             )
             processes[name] = (f"http://127.0.0.1:{port}", process)
         for url, process in processes.values():
-            wait_for(url + "/", process)
+            wait_for(url + "/", process, ready_timeout)
         yield Instances(processes, workers)
     finally:
         for _, process in processes.values():
             if process.poll() is None:
                 process.terminate()
         for _, process in processes.values():
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker stuck on a request: stop it all the same
+                process.kill()
+                process.wait()
             with contextlib.suppress(ProcessLookupError):  # a worker its master left behind
                 os.killpg(process.pid, signal.SIGKILL)
         if log:

@@ -31,6 +31,11 @@ class AppWorker(JsonPayloads, Worker):
         super().__init__(*args, **kwargs)
         self._parent_pid = os.getpid()
         self._next_review = 0.0
+        self.stop_asked = False  # by a signal: `flask worker` ends instead of starting a new worker
+
+    def request_stop(self, signum, frame):
+        self.stop_asked = True
+        super().request_stop(signum, frame)
 
     def execute_job(self, job, queue):
         REQUEST_ID.set(job.meta.get(REQUEST_ID_META))

@@ -190,12 +190,26 @@ def smtp_sink(app_config):
     sink.stop()
 
 
+REDIS_SETTINGS = (
+    "REDIS_URL",
+    "REDIS_TLS_CA_CERTS",
+    "REDIS_SENTINELS",
+    "REDIS_SENTINEL_MASTER",
+    "REDIS_PASSWORD",
+    "REDIS_SENTINEL_PASSWORD",
+)
+
+
 def app_worker_env(app) -> dict[str, str]:
     """The environment a separate worker process needs to share this app's database and Redis."""
     env = {**os.environ, "TASKLANE_INSTANCE": str(_INSTANCE)}
     env.pop("MAIL_URL", None)
     env["DATABASE_URL"] = app.config["SQLALCHEMY_DATABASE_URI"]
-    env["REDIS_URL"] = app.config["REDIS_URL"]
+    for name in REDIS_SETTINGS:  # a URL, or Sentinels: whichever this app was given
+        if app.config.get(name):
+            env[name] = str(app.config[name])
+        else:
+            env.pop(name, None)
     env["SECRET_KEY"] = app.config["SECRET_KEY"]
     env["PUBLIC_URL"] = app.config["PUBLIC_URL"]
     env["ALERT_MAILS"] = "1" if app.config["ALERT_MAILS"] else "0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import event
 
-from . import database, logs, replica
+from . import database, logs, redis_clients, replica
 from .config import BASE_DIR, INSTANCE_DIR, load_config
 from .extensions import cache as cache_extension  # `cache` here would be shadowed by the webapp.cache module
 from .extensions import csrf, db, limiter, login_manager, migrate, queues
@@ -19,7 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     logs.init_app(app)
-    _configure_redis_backed_extensions(app)
+    redis_clients.init_app(app)  # before the cache, the limits and the queues: they use its pool
 
     database.configure(app)
     db.init_app(app)
@@ -88,20 +88,3 @@ def _tune_sqlite(engine) -> None:
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=15000", "foreign_keys=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
-
-
-def _configure_redis_backed_extensions(app: Flask) -> None:
-    """Cache and rate limits share Redis; without REDIS_URL they fall back to process memory."""
-    url = app.config.get("REDIS_URL")
-    timeout = app.config["REDIS_SOCKET_TIMEOUT"]
-    if url:
-        app.config.setdefault("CACHE_TYPE", "RedisCache")
-        app.config.setdefault("CACHE_REDIS_URL", url)
-        app.config.setdefault("CACHE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout})
-        app.config.setdefault("RATELIMIT_STORAGE_URI", url)
-        app.config.setdefault(
-            "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-        )
-    else:
-        app.config.setdefault("CACHE_TYPE", "SimpleCache")
-        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")

@@ -311,34 +311,72 @@ def cached_view(name: str, *, etag: bool = False) -> Callable:
 
 
 def _serve(name: str, key: str, render: Callable[[], Response]) -> Response:
+    """The page from the cache, or rendered and stored. A miss costs two round trips besides the
+    lookup: the lock taken and the page looked for again together, then the page stored, the miss
+    counted and the lock released together."""
     prefetched_key, entry = g.pop("prefetched_page", (None, None))
     if prefetched_key != key:
         entry = _call(_look_up, name, key)
     if entry is not None and entry.fresh:
         return page_response(entry, generate_csrf)
     lock = f"lock:{key}"
-    if _call(_take_lock, lock):
-        stored = _call(cache.get, key)  # by a request that rendered it after this one looked
-        if stored is not None and stored.fresh:
-            _call(cache.delete, lock)
-            return page_response(stored, generate_csrf)
-    elif is_available():
+    locked, stored = _call(_take_lock_and_look_again, lock, key) or (False, None)
+    if locked and stored is not None and stored.fresh:  # rendered by a request after this one looked
+        _call(cache.delete, lock)
+        return page_response(stored, generate_csrf)
+    if not locked and is_available():
         waited = entry or _wait_for(key)  # another request is rendering it
         if waited is not None:
             _count(name, "stale")
             return page_response(waited, generate_csrf)
-    _count(name, "miss")
-    response = render()
-    if response.status_code == 200 and response.mimetype == "text/html":
-        _store(key, response)
-        _call(cache.delete, lock)
-    return _private(response)
+    response = None
+    try:
+        response = render()
+        return _private(response)
+    finally:  # also when the view raised (a 404): the lock is released, the miss counted
+        kept = response if response is not None and _storable(response) else None
+        _call(_finish_miss, name, key, kept, lock if locked else None)
 
 
-def _store(key: str, response: Response) -> None:
+def _storable(response: Response) -> bool:
+    return response.status_code == 200 and response.mimetype == "text/html"
+
+
+def _take_lock_and_look_again(lock: str, key: str) -> tuple[bool, StoredPage | None]:
+    """SET NX PX (one request renders; the lock expires by itself if that request dies) and the
+    page, which a request that rendered it after this one looked may have stored meanwhile."""
+    milliseconds = int(current_app.config["CACHE_LOCK_SECONDS"] * 1000)
+    if (redis := _redis()) is None:
+        return bool(cache.add(lock, 1, timeout=max(1, milliseconds // 1000))), cache.get(key)
+    client, prefix = redis
+    pipeline = client.pipeline(transaction=False)
+    taken, stored = pipeline.set(prefix + lock, 1, nx=True, px=milliseconds).get(prefix + key).execute()
+    return bool(taken), cache.cache.serializer.loads(stored) if stored is not None else None
+
+
+def _finish_miss(name: str, key: str, response: Response | None, lock: str | None) -> None:
+    """Count the miss, store the rendered page (if given) and release the lock (if taken)."""
     fresh_for = current_app.config["CACHE_FRAGMENT_SECONDS"]
-    entry = StoredPage(time.time() + fresh_for, _around_csrf_token(response), response.mimetype)
-    _call(cache.set, key, entry, timeout=fresh_for + current_app.config["CACHE_STALE_SECONDS"])
+    lifetime = fresh_for + current_app.config["CACHE_STALE_SECONDS"]
+    entry = (
+        StoredPage(time.time() + fresh_for, _around_csrf_token(response), response.mimetype)
+        if response
+        else None
+    )
+    if (redis := _redis()) is None:
+        _count(name, "miss")
+        if entry is not None:
+            cache.set(key, entry, timeout=lifetime)
+        if lock:
+            cache.delete(lock)
+        return
+    client, prefix = redis
+    pipeline = client.pipeline(transaction=False).incr(prefix + stats_key(name, "miss"))
+    if entry is not None:
+        pipeline.set(prefix + key, cache.cache.serializer.dumps(entry), ex=lifetime)
+    if lock:
+        pipeline.delete(prefix + lock)
+    pipeline.execute()
 
 
 def _redis(app: Flask | None = None) -> tuple[Any, str] | None:
@@ -351,15 +389,6 @@ def _redis(app: Flask | None = None) -> tuple[Any, str] | None:
 
 def _backend(app: Flask | None = None) -> Any:
     return app.extensions["cache"][cache] if app else cache.cache
-
-
-def _take_lock(key: str) -> bool:
-    """SET NX PX: one request renders; the lock expires by itself if that request dies."""
-    milliseconds = int(current_app.config["CACHE_LOCK_SECONDS"] * 1000)
-    if (redis := _redis()) is None:
-        return bool(cache.add(key, 1, timeout=max(1, milliseconds // 1000)))
-    client, prefix = redis
-    return bool(client.set(prefix + key, 1, nx=True, px=milliseconds))
 
 
 def _look_up(name: str, key: str) -> StoredPage | None:

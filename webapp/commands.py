@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask import Flask, current_app
+from redis.exceptions import RedisError
 
 from jobs import QUEUES
 
@@ -20,12 +23,28 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     from .reminders.compose import compile_templates
 
     compile_templates()
-    worker = AppWorker(
-        list(queues or QUEUES),
-        connection=redis_queues.long_connection(),
-        worker_ttl=current_app.config["WORKER_TTL_SECONDS"],
-    )
-    worker.work(burst=burst, with_scheduler=True)
+    while True:
+        worker = AppWorker(
+            list(queues or QUEUES),
+            connection=redis_queues.long_connection(),
+            worker_ttl=current_app.config["WORKER_TTL_SECONDS"],
+        )
+        worker.work(burst=burst, with_scheduler=True)
+        if burst or worker.stop_asked:
+            return
+        # RQ gives up when Redis fails outside its wait for a job (a Sentinel failover, a
+        # restart): a new worker, on new connections, takes over once Redis answers again.
+        click.echo("the worker lost Redis: starting a new one", err=True)
+        _wait_for_redis(redis_queues.long_connection())
+
+
+def _wait_for_redis(connection, pause: float = 1.0) -> None:
+    while True:
+        try:
+            connection.ping()
+            return
+        except RedisError:
+            time.sleep(pause)
 
 
 @click.command("scheduler")

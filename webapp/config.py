@@ -61,7 +61,17 @@ class Config:
     DATABASE_REPLICA_URL = _replica_url()
     READ_YOUR_WRITES_SECONDS = int(os.environ.get("READ_YOUR_WRITES_SECONDS", "300"))
     REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "5"))  # after it failed
+
+    # Redis (webapp/redis_clients.py): a URL (redis://, rediss:// for TLS, unix://), or Sentinels.
     REDIS_URL = os.environ.get("REDIS_URL")
+    REDIS_TLS_CA_CERTS = os.environ.get("REDIS_TLS_CA_CERTS")  # unset: the system's CAs
+    REDIS_TLS_CERTFILE = os.environ.get("REDIS_TLS_CERTFILE")  # a client certificate, if asked for
+    REDIS_TLS_KEYFILE = os.environ.get("REDIS_TLS_KEYFILE")
+    REDIS_SENTINELS = os.environ.get("REDIS_SENTINELS")  # host:port,host:port (instead of REDIS_URL)
+    REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER")  # the primary's name there
+    REDIS_PASSWORD = os.environ.get("REDIS_PASSWORD")
+    REDIS_SENTINEL_PASSWORD = os.environ.get("REDIS_SENTINEL_PASSWORD")
+    REDIS_DB = int(os.environ.get("REDIS_DB", "0"))
     # Fail fast on a hung Redis instead of blocking a request for a minute.
     REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5"))
     # The page and fragment cache (webapp/cache.py). Changes show at once (generations); the
@@ -169,7 +179,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
 
 
-PRODUCTION_REQUIRES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_URL", "PUBLIC_URL", "PROXY_HOPS")
+PRODUCTION_REQUIRES = ("SECRET_KEY", "DATABASE_URL", "MAIL_URL", "PUBLIC_URL", "PROXY_HOPS")
 MIN_SECRET_KEY_LENGTH = 32
 FALSE = ("", "0", "false", "no", "off")
 
@@ -177,6 +187,10 @@ FALSE = ("", "0", "false", "no", "off")
 def production_problems(env: Mapping[str, str]) -> list[str]:
     """What keeps these settings from running in production, each with what to do about it."""
     problems = [f"{name} is not set" for name in PRODUCTION_REQUIRES if not env.get(name)]
+    if not env.get("REDIS_URL") and not env.get("REDIS_SENTINELS"):
+        problems.append("REDIS_URL is not set (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER)")
+    elif env.get("REDIS_SENTINELS") and not env.get("REDIS_SENTINEL_MASTER"):
+        problems.append("REDIS_SENTINEL_MASTER is not set: the name the Sentinels know the primary by")
     key = env.get("SECRET_KEY", "")
     if key and (len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < MIN_SECRET_KEY_LENGTH // 4):
         problems.append(

@@ -13,6 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 
+from . import redis_clients
 from .db_session import RoutingSession
 from .limits import caller, every_route_limits, note_refusal
 from .queueing import JsonQueue
@@ -36,37 +37,30 @@ limiter = Limiter(key_func=caller, application_limits=every_route_limits(), on_b
 htmx = HTMX()
 
 
-NO_REDIS = "REDIS_URL is not set: start the app with `make run`, which provides one"
+NO_REDIS = "REDIS_URL (or REDIS_SENTINELS) is not set: start the app with `make run`, which provides one"
 
 
 class RedisQueues:
-    """The Redis connection the job queues use, made from REDIS_URL at init_app time and kept on
-    the app (each app its own, like every Flask extension).
+    """The Redis connection the job queues use: a client of the app's shared pool
+    (webapp/redis_clients.py), made at init_app time and kept on the app.
 
     Enqueuing fails fast on a hung Redis (REDIS_SOCKET_TIMEOUT); worker and scheduler processes
     block on Redis by design and take a connection without that timeout (`long_connection`)."""
 
     def init_app(self, app: Flask) -> None:
-        url = app.config.get("REDIS_URL")
-        timeout = app.config["REDIS_SOCKET_TIMEOUT"]
-        short = (
-            redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout) if url else None
-        )
-        app.extensions["redis_queues"] = (url, short)
+        app.extensions["redis_queues"] = redis_clients.shared_client(app)
 
     @property
     def connection(self) -> redis.Redis:
-        _, short = current_app.extensions["redis_queues"]
-        if short is None:
+        if (client := current_app.extensions["redis_queues"]) is None:
             raise RuntimeError(NO_REDIS)
-        return short
+        return client
 
     def long_connection(self) -> redis.Redis:
         """For processes that wait on Redis (BLPOP): no short socket timeout."""
-        url, _ = current_app.extensions["redis_queues"]
-        if url is None:
+        if (client := redis_clients.blocking_client(current_app)) is None:
             raise RuntimeError(NO_REDIS)
-        return redis.Redis.from_url(url)
+        return client
 
     def queue(self, name: str = "default") -> JsonQueue:
         return JsonQueue(name, connection=self.connection)

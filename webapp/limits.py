@@ -24,7 +24,7 @@ from flask_limiter import ApplicationLimit
 from flask_login import current_user
 from limits import RateLimitItem, parse
 
-from . import extensions, stats  # extensions: the module, as it imports this one
+from . import extensions, redis_clients, stats  # extensions: the module, as it imports this one
 
 READ_METHODS = ("GET", "HEAD")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -137,6 +137,6 @@ def limits_enabled(app: Flask) -> bool:
 def read_counter(app: Flask) -> ReadCounter | None:
     """The reads budget as cache_hits counts it, in the cache's Redis; None when the limits live
     elsewhere (then cache_hits cannot count, and leaves every request to Flask)."""
-    if app.config.get("RATELIMIT_STORAGE_URI") != app.config.get("CACHE_REDIS_URL"):
+    if not redis_clients.cache_and_limits_share_redis(app):
         return None
     return ReadCounter(parse(app.config["RATELIMIT_READS"]), extensions.limiter.storage.prefixed_key(""))

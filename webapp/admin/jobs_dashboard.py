@@ -24,6 +24,7 @@ from rq_dashboard.web import setup_rq_connection
 
 from webapp.queueing import SERIALIZER, JsonJob
 
+from .. import redis_clients
 from ..extensions import csrf, queues
 from ..headers import CONTENT_SECURITY_POLICY
 from ..origin import from_this_site
@@ -40,9 +41,16 @@ INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DO
 def mount(app: Flask) -> None:
     """Register rq-dashboard on this app (when it has a Redis); call after headers.init_app, so
     that its own policy is the one the response keeps."""
-    if not app.config.get("REDIS_URL"):
+    if not redis_clients.configured(app):
         return
-    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", app.config["REDIS_URL"])
+    # Its pages connect from this URL (REDIS_URL, or the Sentinels as a redis+sentinel:// URL);
+    # our REDIS_PASSWORD, REDIS_DB and REDIS_SENTINELS are not its legacy settings of those names.
+    settings = redis_clients.settings_of(app)
+    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", settings.as_url())
+    app.config.setdefault("RQ_DASHBOARD_REDIS_PASSWORD", settings.password)
+    app.config.setdefault("RQ_DASHBOARD_REDIS_SENTINEL_PASSWORD", settings.sentinel_password)
+    for name in ("REDIS_DB", "REDIS_SENTINELS"):
+        app.config.setdefault(f"RQ_DASHBOARD_{name}", None)
     app.config.setdefault("RQ_DASHBOARD_POLL_INTERVAL", POLL_MILLISECONDS)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
     rq_dashboard.web.config.serializer = SERIALIZER  # jobs are JSON (webapp/queueing.py)
@@ -51,7 +59,9 @@ def mount(app: Flask) -> None:
     rq_dashboard.web.Job = JsonJob
     rq_dashboard.web.requeue_job = partial(requeue_job, serializer=SERIALIZER)
     setup_rq_connection(app)
-    with app.app_context():  # the queues' connection, with its short timeouts: a hung Redis fails fast
+    # Its pages without an instance number use the queues' client instead of one of its own: on
+    # the shared pool, with its short timeouts (a hung Redis fails fast).
+    with app.app_context():
         app.redis_conn = queues.connection
     csrf.exempt(rq_dashboard.blueprint)
     app.before_request(_guard)

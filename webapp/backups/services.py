@@ -11,6 +11,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
+from .. import redis_clients
 from ..config import BASE_DIR
 from ..extensions import cache
 from ..timezones import now_utc
@@ -131,7 +132,7 @@ def schema_advice(backup: Backup) -> str | None:
 def forget_cached_pages() -> str | None:
     """After a restore into the app's own database: the pages and sessions cached in Redis show
     the data that was replaced, so they go (the job queues and rate limits stay)."""
-    if not current_app.config.get("REDIS_URL"):
+    if not redis_clients.configured(current_app):
         return None  # each process caches for itself, and they are stopped
     try:
         cache.clear()
