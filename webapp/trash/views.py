@@ -25,22 +25,29 @@ def _back() -> str:
     return url_for("trash.index")
 
 
-@bp.get("/trash")
-@login_required
-def index():
+def _trash_page(message: str | None = None):
+    """The trash page, or for htmx the trash alone (its count, list and `message`)."""
     return render(
         "trash/index.html",
         "trash/_trash.html",
         trash=services.trash_of(current_user),
         keep_days=services.KEEP_DELETED_TASKS.days,
+        message=message,
         back=_back(),
     )
 
 
+@bp.get("/trash")
+@login_required
+def index():
+    return _trash_page()
+
+
 def _gone_from_trash(message: str):
-    """htmx swaps the row for what happened; a plain form goes back to the trash, with a message."""
+    """htmx swaps in the trash as it is now, saying what happened; a plain form goes back to the
+    trash, with the message."""
     if wants_fragment():
-        return render("trash/_gone.html", message=message)
+        return _trash_page(message)
     flash(message, "success")
     return see_other(_back())
 
@@ -74,13 +81,4 @@ def confirm_empty():
 def empty():
     removed = services.empty_trash(current_user)
     message = f"Deleted {removed} {'task' if removed == 1 else 'tasks'} forever. The trash is empty."
-    if wants_fragment():
-        return render(
-            "trash/_trash.html",
-            trash=services.trash_of(current_user),
-            keep_days=services.KEEP_DELETED_TASKS.days,
-            message=message,
-            back=_back(),
-        )
-    flash(message, "success")
-    return see_other(_back())
+    return _gone_from_trash(message)
