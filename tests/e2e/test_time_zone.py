@@ -51,7 +51,8 @@ def test_changing_the_zone_says_what_moves_first(new_page, javascript):
     expect(page.locator("#profile-form")).to_contain_text(f"17:00 in {start} is")
     expect(page.locator("#profile-form")).to_contain_text("12:00 in America/New York")
     expect(page.locator("#profile-form")).to_contain_text("1 all-day task keeps its date.")
-    look(page, f"profile-zone-change-{'js' if javascript else 'nojs'}")
+    if javascript:  # axe runs as a script: not in a page with JavaScript off
+        look(page, "profile-zone-change")
     page.get_by_role("button", name="Change time zone").click()
     expect(page.locator("#flash")).to_contain_text("Your time zone is now America/New_York.")
     expect(page.locator("#flash")).to_contain_text("all-day tasks keep their date")
