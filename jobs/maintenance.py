@@ -7,12 +7,12 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from webapp.extensions import db
-from webapp.models import EmailConfirmation, PasswordResetToken, Task, UserSession
+from webapp.models import EmailConfirmation, PasswordResetToken, UserSession
+from webapp.tasks.services import purge_expired_tasks
 from webapp.timezones import now_utc
 
 from .appcontext import in_app_context
 
-KEEP_DELETED_TASKS = timedelta(days=30)
 # An expired confirmation link still offers to send a new one for this long.
 KEEP_EXPIRED_CONFIRMATIONS = timedelta(days=30)
 
@@ -28,7 +28,7 @@ def purge_expired_records() -> dict[str, int]:
         "confirmation_links": db.session.execute(
             delete(EmailConfirmation).where(EmailConfirmation.expires_at < now - KEEP_EXPIRED_CONFIRMATIONS)
         ).rowcount,
-        "tasks": db.session.execute(delete(Task).where(Task.deleted_at < now - KEEP_DELETED_TASKS)).rowcount,
+        "tasks": purge_expired_tasks(now),
     }
     db.session.commit()
     return counts

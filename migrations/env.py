@@ -43,7 +43,7 @@ def get_metadata():
 
 def include_object(obj, name, type_, reflected, compare_to):
     """Full-text search objects are created by hand in migrations; autogenerate leaves them be."""
-    return not (name or "").startswith(("tasks_fts", "ix_tasks_search"))
+    return not (name or "").startswith(("tasks_fts", "ix_tasks_search", "tasks_trigram", "ix_tasks_trigram"))
 
 
 def run_migrations_offline():

@@ -74,6 +74,20 @@ def test_a_project_page_lists_only_its_tasks(client, user):
     assert "<h1>Work" in response.get_data(as_text=True)
 
 
+def test_the_inbox_page_lists_the_tasks_added_without_a_project(client, user, other_user):
+    work = Project(owner_id=user.id, name="Work")
+    add_task(user, "Write report", project=work)
+    add_task(user, "Buy milk")
+    add_task(other_user, "Bob's errand")
+    response = client.get("/inbox")
+    assert titles(response) == ["Buy milk"]
+    page = response.get_data(as_text=True)
+    assert "<h1>Inbox" in page
+    assert '<a href="/inbox" aria-current="page">Inbox</a>' in page
+    assert titles(client.get("/inbox?q=report")) == []
+    assert titles(client.get("/inbox", headers={"HX-Request": "true"})) == ["Buy milk"]
+
+
 def test_renaming_a_project(client, user):
     client.post("/projects", data={"name": "Work"})
     work = _project(user, "Work")

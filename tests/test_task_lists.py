@@ -10,6 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from tests.support import add_task, titles
+from webapp.extensions import db
 from webapp.models import Priority, Project, Status, Task, User
 from webapp.timezones import END_OF_DAY, local_to_utc, local_today
 
@@ -218,6 +219,49 @@ def test_search_matches_word_prefixes_as_you_type(client, user):
     assert titles(client.get("/tasks?q=pass")) == ["Renew passport"]
     assert sorted(titles(client.get("/tasks?q=re"))) == ["Pay rent", "Renew passport"]
     assert sorted(titles(client.get("/tasks?q=ren"))) == ["Pay rent", "Renew passport"]
+
+
+def test_search_finds_part_of_a_word(client, user):
+    add_task(user, "Renew passport")
+    add_task(user, "Write report", notes="for the airport")
+    add_task(user, "Buy milk")
+    assert sorted(titles(client.get("/tasks?q=port"))) == ["Renew passport", "Write report"]
+    assert titles(client.get("/tasks?q=PORT+renew")) == ["Renew passport"]
+    assert titles(client.get("/tasks?q=irpo")) == ["Write report"]  # in the notes
+
+
+def test_one_or_two_letters_match_the_start_of_a_word_only(client, user):
+    add_task(user, "Buy bread")
+    add_task(user, "Write report")
+    assert titles(client.get("/tasks?q=re")) == ["Write report"]
+    assert titles(client.get("/tasks?q=b+br")) == ["Buy bread"]
+
+
+def test_at_a_word_searches_tags_only(client, user):
+    add_task(user, "Pick up parcel", tags=["errands"])
+    add_task(user, "Plan errands for the week")
+    add_task(user, "Buy milk", tags=["errands", "home"])
+    assert sorted(titles(client.get("/tasks?q=@errands"))) == ["Buy milk", "Pick up parcel"]
+    assert titles(client.get("/tasks?q=@Errands+milk")) == ["Buy milk"]
+    assert titles(client.get("/tasks?q=@errands+@home")) == ["Buy milk"]
+    assert titles(client.get("/tasks?q=@errand")) == []  # a tag's whole name
+
+
+def test_a_renamed_task_is_found_by_its_new_title(client, user):
+    task = add_task(user, "Buy milk")
+    task.title = "Renew passport"
+    db.session.commit()
+    assert titles(client.get("/tasks?q=sspo")) == ["Renew passport"]
+    assert titles(client.get("/tasks?q=milk")) == []
+
+
+def test_search_never_finds_another_users_tasks(client, user, other_user):
+    add_task(other_user, "Bob's passport", tags=["travel"])
+    add_task(other_user, "Bob's report", notes="airport")
+    add_task(user, "Ada's milk", tags=["travel"])
+    assert titles(client.get("/tasks?q=port")) == []
+    assert titles(client.get("/tasks?q=@travel")) == ["Ada&#39;s milk"]
+    assert titles(client.get("/tasks?q=bo")) == []
 
 
 def test_search_only_finds_your_own_tasks(client, user, other_user):

@@ -45,8 +45,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .projects.views import bp as projects
     from .reminders.views import bp as reminders
     from .tasks.views import bp as tasks
+    from .trash.views import bp as trash
 
-    for blueprint in (admin, agenda, auth, dashboard, ops, projects, reminders, tasks):
+    for blueprint in (admin, agenda, auth, dashboard, ops, projects, reminders, tasks, trash):
         app.register_blueprint(blueprint)
     cache.init_app(app)
     assets.init_app(app)

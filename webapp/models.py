@@ -189,6 +189,7 @@ class Tag(db.Model):
 
 LIVE = text("deleted_at IS NULL")
 COMPLETED = text("completed_at IS NOT NULL")
+DELETED = text("deleted_at IS NOT NULL")
 
 
 def _live_index(name: str, *columns: str) -> Index:
@@ -218,6 +219,10 @@ class Task(db.Model):
         Index("ix_tasks_completed_at", "completed_at", sqlite_where=COMPLETED, postgresql_where=COMPLETED),
         _live_index("ix_tasks_status", "status"),
         Index("ix_tasks_deleted_at", "deleted_at"),
+        # The trash: a user's deleted tasks, most recently deleted first.
+        Index(
+            "ix_tasks_owner_trash", "owner_id", "deleted_at", sqlite_where=DELETED, postgresql_where=DELETED
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -28,6 +28,21 @@ def _known_zones() -> frozenset[str]:
     return frozenset(name for name in available_timezones() if "/" in name or name == "UTC")
 
 
+@cache
+def _zones_by_folded_name() -> dict[str, str]:
+    return {_folded(name): name for name in _known_zones()}
+
+
+def _folded(name: str) -> str:
+    return "_".join(name.split()).casefold()
+
+
+def known_timezone(typed: str) -> str | None:
+    """The zone a person typed, however they wrote its case and spaces ("america/new york" is
+    "America/New_York"), or None if it is none of ours."""
+    return _zones_by_folded_name().get(_folded(typed))
+
+
 def is_timezone(name: str) -> bool:
     """One of the zones we offer. Only those reach ZoneInfo: any other text could name a file
     (a 5,000-character name raised OSError)."""

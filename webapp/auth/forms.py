@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Leng
 
 from ..forms import single_line, strip
 from ..reminders.kinds import SWITCHABLE
-from ..timezones import all_timezones, is_timezone
+from ..timezones import all_timezones, is_timezone, known_timezone
 from .services import MAIL_PREFERENCES, is_common_password
 
 PASSWORD_MIN = 12
@@ -89,6 +89,29 @@ def _timezone_field() -> SelectField:
     )
 
 
+def _as_known_zone(typed: str | None) -> str | None:
+    return known_timezone(typed or "") or typed
+
+
+def _timezone_text_field() -> StringField:
+    """A text field with the zones as suggestions (a datalist): searchable, and without
+    JavaScript still a plain field that takes any zone typed out."""
+    return StringField(
+        "Time zone",
+        filters=[strip, _as_known_zone],
+        validators=[DataRequired("Type your time zone, e.g. Europe/Paris."), _named_timezone],
+        render_kw={"list": "timezones", "autocomplete": "off", "spellcheck": "false", "maxlength": 64},
+    )
+
+
+def _named_timezone(form, field) -> None:
+    if not is_timezone(field.data or ""):
+        raise ValidationError(
+            f"“{field.data[:64]}” is not a time zone we know. Type a region and a city from the list, "
+            "e.g. Europe/Paris or America/New_York."
+        )
+
+
 class AnonymousForm(FlaskForm):
     """Posted by visitors who are not signed in: checked by origin (webapp/origin.py), so the
     page carries no token and sets no cookie."""
@@ -121,7 +144,7 @@ class LoginForm(AnonymousForm):
 
 class ProfileForm(FlaskForm):
     display_name = _display_name_field()
-    timezone = _timezone_field()
+    timezone = _timezone_text_field()
     # One tick box per mail kind that can be switched off, named after its User column (below).
 
     @property

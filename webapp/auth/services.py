@@ -16,13 +16,14 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..cache import account_changed
+from ..cache import account_changed, tasks_changed
 from ..extensions import db
 from ..models import PasswordResetToken, User, UserSession
 from ..projects.services import ensure_inbox
 from ..reminders.dispatch import request_hand_out
 from ..reminders.kinds import SWITCHABLE, MailKind
 from ..reminders.models import Delivery
+from ..tasks.zone_change import keep_all_day_dates
 from ..timezones import local_today, monday_of, now_utc
 from . import tokens
 from .tokens import token_hash as token_hash  # where sessions and the cache shortcut take it from
@@ -154,8 +155,12 @@ def check_password(user: User, password: str) -> bool:
 def update_profile(
     user: User, display_name: str, timezone: str, mail_preferences: Mapping[str, bool] | None = None
 ) -> None:
-    """Name, zone and, when given, which scheduled mails to send (keys from MAIL_PREFERENCES)."""
+    """Name, zone and, when given, which scheduled mails to send (keys from MAIL_PREFERENCES).
+    A new zone keeps the dates of all-day tasks (tasks/zone_change.py)."""
     user.display_name = display_name.strip()
+    if timezone != user.timezone:
+        keep_all_day_dates(user, user.timezone, timezone)
+        tasks_changed(user.id)
     user.timezone = timezone
     for name, wanted in (mail_preferences or {}).items():
         if name not in MAIL_PREFERENCES:

@@ -15,6 +15,8 @@ from ..mail import outbox_message, outbox_messages
 from ..origin import anonymous_form
 from ..reminders.dispatch import request_hand_out
 from ..responses import after_response, is_safe_path, render, safe_back, see_other, wants_fragment
+from ..tasks.zone_change import ZoneChange, preview_zone_change
+from ..timezones import all_timezones
 from . import addresses, services
 from .addresses import LinkState
 from .forms import ChangePasswordForm, LoginForm, ProfileForm, ResetPasswordForm, ResetRequestForm, SignupForm
@@ -165,6 +167,7 @@ def _profile_page(profile_form: ProfileForm, password_form: ChangePasswordForm, 
         profile_form=profile_form,
         password_form=password_form,
         other_sessions=other_sessions(current_user),
+        zones=all_timezones(),
         status=status,
     )
 
@@ -182,16 +185,35 @@ def end_others():
 def profile():
     profile_form = ProfileForm(obj=current_user)
     if profile_form.validate_on_submit():
+        new_zone = profile_form.timezone.data
+        change = preview_zone_change(current_user, new_zone) if new_zone != current_user.timezone else None
+        if change and change.moves_anything and request.form.get("confirm_zone") != new_zone:
+            # Say what moves before anything does; the answer posts the same form, confirmed.
+            return render(
+                "auth/zone_change.html", "auth/_zone_change.html", profile_form=profile_form, change=change
+            )
         services.update_profile(
             current_user,
             profile_form.display_name.data,
-            profile_form.timezone.data,
+            new_zone,
             profile_form.mail_preferences(),
         )
-        flash("Your profile is saved.", "success")
+        flash(f"Your profile is saved.{_zone_change_said(change)}", "success")
         return see_other(url_for("auth.profile"))
     status = INVALID if profile_form.is_submitted() else 200
     return _profile_page(profile_form, ChangePasswordForm(formdata=None), status, "auth/_profile_form.html")
+
+
+def _zone_change_said(change: ZoneChange | None) -> str:
+    if change is None:
+        return ""
+    said = f" Your time zone is now {change.new_zone}."
+    if change.moves_anything:
+        said += (
+            " Tasks with a due time keep their moment (their clock time changed);"
+            " all-day tasks keep their date."
+        )
+    return said
 
 
 @bp.post("/profile/password")

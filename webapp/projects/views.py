@@ -10,7 +10,7 @@ from ..cache import cached_view
 from ..extensions import db, htmx
 from ..models import MAX_ID, Project
 from ..responses import add_triggers, render, see_other, wants_fragment
-from ..tasks import views as task_views
+from ..tasks.list_page import render_task_list
 from . import services
 from .forms import ProjectForm
 
@@ -45,7 +45,7 @@ def _project_page(project: Project, form: ProjectForm | None = None, *, status: 
             project=project,
             rename_form=form or ProjectForm(formdata=None, name=project.name),
         )
-    return task_views.render_task_list(project, rename_form=form, status=status)
+    return render_task_list(project, rename_form=form, status=status)
 
 
 @bp.get("/projects")
@@ -75,7 +75,15 @@ def create():
 @login_required
 @cached_view("project_tasks")
 def show(project_id: int):
-    return task_views.render_task_list(project_or_404(current_user, project_id))
+    return render_task_list(project_or_404(current_user, project_id))
+
+
+@bp.get("/inbox")
+@login_required
+@cached_view("project_tasks")
+def inbox():
+    """The Inbox: tasks added without choosing a project."""
+    return render_task_list(services.ensure_inbox(current_user))
 
 
 @bp.post(PROJECT + "/rename")

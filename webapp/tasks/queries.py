@@ -1,4 +1,4 @@
-"""Task lists: filters, sort orders, full-text search and keyset pagination.
+"""Task lists: filters, sort orders, search (substrings, word starts, tags) and keyset pagination.
 
 Every list starts from access.visible_tasks(user). Each sort order walks one of the partial
 indexes on (owner_id, value, id) with a row-value comparison, never OFFSET:
@@ -239,21 +239,74 @@ def day_bounds(user: User, now: datetime | None = None, *, days_ahead: int = 0) 
     return local_day_bounds(local_today(user.timezone, now) + timedelta(days=days_ahead), user.timezone)
 
 
-def search_condition(q: str):
-    """Full-text match on title and notes, prefix search on every word; None if no words."""
-    words = _WORD.findall(q)[:10]
-    if not words:
-        return None
+MAX_SEARCH_TERMS = 10
+# Trigrams need three characters: shorter terms match the start of a word instead.
+SUBSTRING_MIN_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """What the search box asked for: every term must match (AND).
+
+    - `@word`: a task tagged exactly `word` (tags only, never the title);
+    - a word of 3 characters or more: that text anywhere in the title or notes ("port" finds
+      "passport"); punctuation separates words ("-milk" is "milk");
+    - a word of 1 or 2 letters: the start of a word ("re" finds "report" but not "bread")."""
+
+    substrings: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, q: str) -> SearchTerms:
+        substrings: list[str] = []
+        prefixes: list[str] = []
+        tags: list[str] = []
+        for term in q.split()[:MAX_SEARCH_TERMS]:
+            if term.startswith("@") and term[1:]:
+                tags.append(term[1:].lower())
+                continue
+            for word in _WORD.findall(term):  # punctuation separates words: "-milk" is "milk"
+                (substrings if len(word) >= SUBSTRING_MIN_LENGTH else prefixes).append(word.lower())
+        return cls(tuple(substrings), tuple(prefixes), tuple(tags))
+
+
+def _pg_search_text():
+    """title || ' ' || notes: exactly the expression of ix_tasks_search and ix_tasks_trigram (see
+    the migrations), so their GIN indexes apply."""
+    return Task.title.op("||")(literal_column("' '")).op("||")(Task.notes)
+
+
+def tagged_with(owner_id: int, name: str):
+    """The ids of the owner's tasks that carry the tag `name`."""
+    return (
+        select(task_tags.c.task_id)
+        .join(Tag, Tag.id == task_tags.c.tag_id)
+        .where(Tag.owner_id == owner_id, Tag.name == name)
+    )
+
+
+def search_conditions(q: str, owner_id: int) -> list:
+    """The conditions the search box `q` puts on the owner's tasks (none for an empty box)."""
+    terms = SearchTerms.parse(q)
+    conditions = [Task.id.in_(tagged_with(owner_id, name)) for name in terms.tags]
     if db.engine.dialect.name == "postgresql":
-        # Exactly the expression of ix_tasks_search (see the migration), so the GIN index applies.
-        vector = func.to_tsvector(
-            literal_column("'simple'"), Task.title.op("||")(literal_column("' '")).op("||")(Task.notes)
-        )
-        query = " & ".join(f"{word}:*" for word in words)
-        return vector.op("@@")(func.to_tsquery(literal_column("'simple'"), literal(query)))
-    match = " ".join(f'"{word}"*' for word in words)
-    matching = text("SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH :fts_query")
-    return Task.id.in_(matching.bindparams(fts_query=match))
+        # Words are letters and digits only: nothing in them means anything to LIKE or FTS5.
+        conditions += [_pg_search_text().ilike(f"%{term}%") for term in terms.substrings]
+        if terms.prefixes:
+            vector = func.to_tsvector(literal_column("'simple'"), _pg_search_text())
+            query = " & ".join(f"{word}:*" for word in terms.prefixes)
+            conditions.append(vector.op("@@")(func.to_tsquery(literal_column("'simple'"), literal(query))))
+        return conditions
+    if terms.substrings:
+        match = " AND ".join(f'"{term}"' for term in terms.substrings)
+        found = text("SELECT rowid FROM tasks_trigram WHERE tasks_trigram MATCH :trigram_query")
+        conditions.append(Task.id.in_(found.bindparams(trigram_query=match)))
+    if terms.prefixes:
+        match = " ".join(f'"{word}"*' for word in terms.prefixes)
+        found = text("SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH :fts_query")
+        conditions.append(Task.id.in_(found.bindparams(fts_query=match)))
+    return conditions
 
 
 def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None) -> Select[tuple[Task]]:
@@ -267,12 +320,7 @@ def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None
     if filters.project_id is not None:
         query = query.where(Task.project_id == filters.project_id)
     if filters.tag:
-        tagged = (
-            select(task_tags.c.task_id)
-            .join(Tag, Tag.id == task_tags.c.tag_id)
-            .where(Tag.owner_id == user.id, Tag.name == filters.tag)
-        )
-        query = query.where(Task.id.in_(tagged))
+        query = query.where(Task.id.in_(tagged_with(user.id, filters.tag)))
     if filters.due == "overdue":
         query = query.where(Task.due_at < now, TASK_NOT_DONE)
     elif filters.due in ("today", "tomorrow"):
@@ -287,9 +335,7 @@ def filtered_tasks(user: User, filters: TaskFilters, now: datetime | None = None
     elif filters.due == "none":
         query = query.where(Task.due_at.is_(None))
     if filters.q:
-        condition = search_condition(filters.q)
-        if condition is not None:
-            query = query.where(condition)
+        query = query.where(*search_conditions(filters.q, user.id))
     return query
 
 

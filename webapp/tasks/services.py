@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from ..access import visible_tasks
 from ..cache import tasks_changed
@@ -23,6 +24,10 @@ from ..timezones import END_OF_DAY, local_to_utc, now_utc, to_local
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
+# A deleted task stays in the trash this long, then the purge job removes it for good.
+KEEP_DELETED_TASKS = timedelta(days=30)
+# The trash shows at most this many tasks, the most recently deleted first.
+TRASH_PAGE_SIZE = 200
 
 
 class TagError(ValueError):
@@ -189,6 +194,85 @@ def deleted_task(user: User, task_id: int) -> Task | None:
     return db.session.scalar(
         visible_tasks(user, include_deleted=True).where(Task.id == task_id, Task.deleted_at.is_not(None))
     )
+
+
+@dataclass(frozen=True)
+class TrashedTask:
+    id: int
+    title: str
+    project_name: str
+    deleted_at: datetime
+    days_left: int
+
+
+@dataclass(frozen=True)
+class Trash:
+    tasks: list[TrashedTask]
+    total: int
+
+    @property
+    def more(self) -> int:
+        """How many older tasks are in the trash beyond those listed."""
+        return self.total - len(self.tasks)
+
+
+def _in_trash(user: User, now: datetime):
+    """The user's deleted tasks still kept (ix_tasks_owner_trash: owner_id, deleted_at)."""
+    return visible_tasks(user, include_deleted=True).where(
+        Task.deleted_at.is_not(None), Task.deleted_at >= now - KEEP_DELETED_TASKS
+    )
+
+
+def days_left(deleted_at: datetime, now: datetime) -> int:
+    """Whole days (rounded up) before the purge job removes a task deleted at `deleted_at`."""
+    remaining = deleted_at + KEEP_DELETED_TASKS - now
+    return max(1, math.ceil(remaining.total_seconds() / 86400))
+
+
+def trash_of(user: User, now: datetime | None = None) -> Trash:
+    """The user's deleted tasks of the last KEEP_DELETED_TASKS, most recently deleted first."""
+    now = now or now_utc()
+    rows = db.session.execute(
+        _in_trash(user, now)
+        .with_only_columns(Task.id, Task.title, Project.name, Task.deleted_at)
+        .join(Project, Project.id == Task.project_id)
+        .order_by(Task.deleted_at.desc(), Task.id.desc())
+        .limit(TRASH_PAGE_SIZE)
+    ).all()
+    tasks = [TrashedTask(id_, title, project, at, days_left(at, now)) for id_, title, project, at in rows]
+    total = len(tasks)
+    if total == TRASH_PAGE_SIZE:
+        total = db.session.scalar(_in_trash(user, now).with_only_columns(func.count())) or 0
+    return Trash(tasks, total)
+
+
+def trashed_task_or_none(user: User, task_id: int, now: datetime | None = None) -> Task | None:
+    """One of the user's tasks in the trash (another user's id, or a live task, is None)."""
+    return db.session.scalar(_in_trash(user, now or now_utc()).where(Task.id == task_id))
+
+
+def delete_forever(task: Task) -> None:
+    """Remove a task from the trash for good (its tags links and reminders go with it)."""
+    owner_id = task.owner_id
+    db.session.delete(task)
+    tasks_changed(owner_id)
+    db.session.commit()
+
+
+def empty_trash(user: User) -> int:
+    """Remove every task in the user's trash for good; how many were removed."""
+    removed = db.session.execute(
+        delete(Task).where(Task.owner_id == user.id, Task.deleted_at.is_not(None))
+    ).rowcount
+    tasks_changed(user.id)
+    db.session.commit()
+    return removed
+
+
+def purge_expired_tasks(now: datetime) -> int:
+    """Remove tasks deleted more than KEEP_DELETED_TASKS ago, everyone's (the purge job; the
+    caller commits)."""
+    return db.session.execute(delete(Task).where(Task.deleted_at < now - KEEP_DELETED_TASKS)).rowcount
 
 
 def tag_names(user: User) -> list[str]:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, request, session, url_for
+from flask import Blueprint, Response, abort, flash, request, session
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from ..access import project_or_404, task_or_404
 from ..cache import cached_view
 from ..models import MAX_ID, Priority, Project, Task
-from ..projects.forms import ProjectForm
-from ..projects.services import ProjectConflict, assignable_projects, projects_of
+from ..projects.services import ProjectConflict, assignable_projects
 from ..reminders.views import reminders_section
 from ..responses import add_triggers, render, safe_back, see_other, wants_fragment
 from . import services
 from .forms import NewTaskForm, TaskForm
-from .queries import DUE_FILTERS, SORTS, STATUS_FILTERS, BadListRequest, TaskFilters, parse_id, task_page
+from .list_page import UNDO_KEY, render_task_list
+from .queries import parse_id
 from .quick_add import keep_as_text
 from .rows import shown_tasks_for_viewer, task_links
 
@@ -23,61 +23,6 @@ bp = Blueprint("tasks", __name__)
 bp.add_app_template_global(task_links)
 bp.add_app_template_global(shown_tasks_for_viewer, "shown_tasks")
 TASK = f"/tasks/<int(max={MAX_ID}):task_id>"
-UNDO_KEY = "undo_task_id"
-
-
-def render_task_list(
-    project: Project | None = None,
-    *,
-    new_form: NewTaskForm | None = None,
-    rename_form=None,
-    status: int = 200,
-):
-    """The task list (optionally one project's), or for htmx only its rows."""
-    try:
-        filters = TaskFilters.from_args(request.args, project_id=project.id if project else None)
-        page = task_page(
-            current_user, filters, request.args.get("cursor"), page_size=current_app.config["PAGE_SIZE"]
-        )
-    except BadListRequest as error:
-        abort(400, str(error))
-    view_args = request.view_args or {}
-    filter_args = filters.as_args(include_project=project is None)
-    list_url = url_for(request.endpoint, **view_args, **filter_args)
-    next_url = (
-        url_for(request.endpoint, **view_args, **filter_args, cursor=page.next_cursor)
-        if page.next_cursor
-        else None
-    )
-    rows = {"rows": page.rows, "next_url": next_url, "filters": filters, "back": list_url}
-    if wants_fragment():
-        return render("tasks/_rows.html", status=status, **rows)
-    return render(
-        "projects/show.html" if project else "tasks/list.html",
-        status=status,
-        **rows,
-        **_list_page_context(project, new_form, rename_form),
-    )
-
-
-def _list_page_context(project: Project | None, new_form: NewTaskForm | None, rename_form) -> dict:
-    """What the full list page shows around the rows: forms, filter choices, the undo offer."""
-    if new_form is None:
-        new_form = NewTaskForm(formdata=None, project_id=project.id if project else None)
-    active, archived = projects_of(current_user)
-    new_form.offer_projects(active)
-    undo_id = session.pop(UNDO_KEY, None) if request.method == "GET" else None
-    return {
-        "project": project,
-        "projects": active + archived,
-        "tags": services.tag_names(current_user),
-        "new_form": new_form,
-        "undo_task": services.deleted_task(current_user, undo_id) if undo_id else None,
-        "rename_form": rename_form or (ProjectForm(formdata=None, name=project.name) if project else None),
-        "sorts": SORTS,
-        "due_filters": DUE_FILTERS,
-        "status_filters": STATUS_FILTERS,
-    }
 
 
 def _from_project() -> Project | None:
