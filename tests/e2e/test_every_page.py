@@ -71,6 +71,9 @@ VIEWS = [
     View("tasks-editing", lambda s: "/tasks", then=_open_the_editor),
     View("today", lambda s: "/today"),
     View("upcoming", lambda s: "/upcoming"),
+    View("inbox", lambda s: "/inbox"),
+    View("trash", lambda s: "/trash"),
+    View("trash-empty", lambda s: "/trash/empty"),
     View("task", lambda s: s.task),
     View("task-edit", lambda s: s.task + "/edit"),
     View("projects", lambda s: "/projects"),
@@ -111,6 +114,7 @@ def site(browser, live_server) -> Site:
             "Call the plumber about the dripping kitchen tap in 3 days",
             "Renew the car insurance next friday p2 @car",
             "Buy oat milk",
+            "Sort out the old shopping lists",
         ):
             page.get_by_label("New task").fill(line)
             page.get_by_role("button", name="Add task").click()
@@ -118,6 +122,8 @@ def site(browser, live_server) -> Site:
         done = page.get_by_role("button", name="Done: Buy oat milk")
         done.click()
         expect(done).to_have_attribute("aria-pressed", "true")
+        page.get_by_role("button", name="Delete Sort out the old shopping lists").click()
+        expect(page.get_by_role("button", name="Undo")).to_be_visible()  # in the trash now
         page.get_by_role("link", name="Pay rent", exact=True).click()
         page.wait_for_url(re.compile(r"/tasks/\d+"))
         task_path = re.sub(r"\?.*", "", page.url.removeprefix(live_server.url))

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DESKTOP, PHONE, look, sign_up
+from tests.e2e.conftest import DESKTOP, PHONE, account_menu, look, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ def test_changing_the_zone_says_what_moves_first(new_page, javascript):
     _quick_add(page, "Pay rent tomorrow")
     expect(page.locator("#task-rows")).to_contain_text("17:00")
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Zoe").click()
+    account_menu(page).get_by_role("link", name="Profile").click()
     zone = page.get_by_label("Time zone")
     expect(zone).to_have_attribute("list", "timezones")
     if javascript:

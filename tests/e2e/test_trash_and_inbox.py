@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DESKTOP, PHONE, look, sign_up
+from tests.e2e.conftest import DESKTOP, PHONE, account_menu, look, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,7 @@ def test_the_inbox_search_and_the_trash(new_page):
 
     page.get_by_role("button", name="Delete Renew passport").click()
     page.get_by_role("button", name="Delete Buy bread").click()
-    nav.get_by_role("link", name="Trash").click()
+    account_menu(page).get_by_role("link", name="Trash").click()
     trash = page.get_by_role("list", name="Deleted tasks")
     expect(trash.locator("li")).to_have_count(2)
     expect(trash).to_contain_text("30 days left")
@@ -64,7 +64,7 @@ def test_the_inbox_search_and_the_trash(new_page):
     expect(page.locator("#task-rows")).to_contain_text("Renew passport")
     page.set_viewport_size(PHONE)
     look(page, "inbox-phone")
-    nav.get_by_role("link", name="Trash").click()
+    account_menu(page).get_by_role("link", name="Trash").click()
     look(page, "trash-phone")
 
 
