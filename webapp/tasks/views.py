@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, abort, current_app, flash, request, session, url_for
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
@@ -15,7 +17,17 @@ from ..reminders.views import reminders_section
 from ..responses import render, safe_back, see_other, wants_fragment
 from . import services
 from .forms import NewTaskForm, TaskForm
-from .queries import DUE_FILTERS, SORTS, STATUS_FILTERS, BadListRequest, TaskFilters, parse_id, task_page
+from .queries import (
+    DUE_FILTERS,
+    SORTS,
+    STATUS_FILTERS,
+    BadListRequest,
+    TaskFilters,
+    TaskPage,
+    parse_id,
+    rows_to_show,
+    task_page,
+)
 from .quick_add import keep_as_text
 from .rows import shown_tasks_for_viewer, task_links
 
@@ -34,22 +46,24 @@ def render_task_list(
     status: int = 200,
 ):
     """The task list (optionally one project's), or for htmx only its rows."""
+    page_size, most = current_app.config["PAGE_SIZE"], current_app.config["MAX_SHOWN_ROWS"]
+    cursor = request.args.get("cursor")
     try:
         filters = TaskFilters.from_args(request.args, project_id=project.id if project else None)
-        page = task_page(
-            current_user, filters, request.args.get("cursor"), page_size=current_app.config["PAGE_SIZE"]
-        )
+        shown = rows_to_show(request.args.get("shown"), page_size, most)
+        page = task_page(current_user, filters, cursor, page_size=page_size if cursor else shown)
     except BadListRequest as error:
         abort(400, str(error))
-    view_args = request.view_args or {}
-    filter_args = filters.as_args(include_project=project is None)
-    list_url = url_for(request.endpoint, **view_args, **filter_args)
-    next_url = (
-        url_for(request.endpoint, **view_args, **filter_args, cursor=page.next_cursor)
-        if page.next_cursor
-        else None
-    )
-    rows = {"rows": page.rows, "next_url": next_url, "filters": filters, "back": list_url}
+    if not cursor:
+        shown = len(page.rows)
+    list_args = {**(request.view_args or {}), **filters.as_args(include_project=project is None)}
+    list_url = url_for(request.endpoint, **list_args, **({"shown": shown} if shown > page_size else {}))
+    rows = {
+        "rows": page.rows,
+        "load_more": _load_more(page, list_args, shown, page_size, most),
+        "filters": filters,
+        "back": list_url,
+    }
     if wants_fragment():
         return render("tasks/_rows.html", status=status, **rows)
     return render(
@@ -58,6 +72,28 @@ def render_task_list(
         **rows,
         **_list_page_context(project, new_form, rename_form),
     )
+
+
+@dataclass(frozen=True)
+class LoadMore:
+    """The "load more" link under a list showing `shown` rows. Without JavaScript it opens the list
+    with the next page's rows too, at the last row seen; htmx fetches only the next page and puts
+    the longer list's URL in place of the current one, so that reload and Back show those rows."""
+
+    href: str
+    fetch: str
+    replace_url: str | None  # None past MAX_SHOWN_ROWS: the URL stays as it is
+
+
+def _load_more(page: TaskPage, list_args: dict, shown: int, page_size: int, most: int) -> LoadMore | None:
+    if page.next_cursor is None:
+        return None
+    more = shown + page_size
+    fetch = url_for(request.endpoint, **list_args, cursor=page.next_cursor, shown=min(more, most))
+    if more > most:  # the next page on its own, as far as a URL may show rows from the top
+        return LoadMore(url_for(request.endpoint, **list_args, cursor=page.next_cursor), fetch, None)
+    longer = url_for(request.endpoint, **list_args, shown=more)
+    return LoadMore(f"{longer}#t{page.rows[-1].id}", fetch, longer)
 
 
 def _list_page_context(project: Project | None, new_form: NewTaskForm | None, rename_form) -> dict:
