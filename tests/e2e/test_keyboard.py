@@ -157,7 +157,6 @@ def test_the_same_steps_without_javascript_are_forms_and_links(new_page):
     expect(page.locator("li.task-row", has_text="Water the plants")).to_have_count(0)
     page.get_by_role("button", name="Undo").click()
     expect(row(page, "Water the plants")).to_be_visible()
-    check_accessibility(page)
 
 
 def test_back_from_a_task_far_down_a_long_list_returns_to_that_row(new_page, live_server):
