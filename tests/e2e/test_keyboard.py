@@ -169,9 +169,9 @@ def test_back_from_a_task_far_down_a_long_list_returns_to_that_row(new_page, liv
 
     target = row(page, "Task 180")
     while not target.count():  # scrolling down loads the next page each time the end shows
-        rows.last.scroll_into_view_if_needed()
-        page.keyboard.press("End")
-        page.wait_for_function("n => document.querySelectorAll('li.task-row').length > n", arg=rows.count())
+        shown = rows.count()
+        page.get_by_role("link", name="Load more tasks").scroll_into_view_if_needed()
+        page.wait_for_function("n => document.querySelectorAll('li.task-row').length > n", arg=shown)
     expect(page).to_have_url(re.compile(r"/tasks\?shown=200$"))
     target.get_by_role("link", name="Task 180").click()
     page.wait_for_url(re.compile(r"/tasks/\d+\?next="))
