@@ -170,10 +170,10 @@ def test_back_from_a_task_far_down_a_long_list_returns_to_that_row(new_page, liv
     target = row(page, "Task 180")
     while not target.count():  # scrolling down loads the next page each time the end shows
         shown = rows.count()
-        page.get_by_role("link", name="Load more tasks").scroll_into_view_if_needed()
+        page.mouse.wheel(0, 50_000)
         page.wait_for_function("n => document.querySelectorAll('li.task-row').length > n", arg=shown)
     expect(page).to_have_url(re.compile(r"/tasks\?shown=200$"))
-    target.get_by_role("link", name="Task 180").click()
+    target.get_by_role("link", name="Task 180", exact=True).click()
     page.wait_for_url(re.compile(r"/tasks/\d+\?next="))
 
     page.go_back()
@@ -181,7 +181,7 @@ def test_back_from_a_task_far_down_a_long_list_returns_to_that_row(new_page, liv
     expect(rows).to_have_count(200)
     expect(target).to_be_in_viewport()
 
-    target.get_by_role("link", name="Task 180").click()
+    target.get_by_role("link", name="Task 180", exact=True).click()
     page.get_by_role("link", name="Back to tasks").click()
     expect(page).to_have_url(re.compile(r"/tasks\?shown=200#t\d+$"))
     expect(target).to_be_in_viewport()
