@@ -29,7 +29,9 @@
 
   // After htmx replaced a row because of something done in that row, focus goes to what came in:
   // the editor's first field (or the one to correct), the Undo of a deleted task, or else the row.
-  document.addEventListener("htmx:afterSwap", function (event) {
+  // Once settled: only then do the row's controls answer with htmx (a key pressed earlier would
+  // post the page's plain form).
+  document.addEventListener("htmx:afterSettle", function (event) {
     var row = event.target;
     var source = event.detail.elt;
     if (!row.matches || !row.matches(ROW) || !source || !source.closest(ROW)) return;
