@@ -166,7 +166,8 @@ def add_task(user: User, title: str, *, project: Project | None = None, tags=(),
 
 def titles(response) -> list[str]:
     """Task titles in the order the page shows them (a row's title is the link with its id)."""
-    return re.findall(r'<a id="[\w-]*t\d+" href="/tasks/\d+">([^<]*)</a>', response.get_data(as_text=True))
+    row_title = r'<a id="[\w-]*t\d+" href="/tasks/\d+(?:\?next=[^"]*)?">([^<]*)</a>'
+    return re.findall(row_title, response.get_data(as_text=True))
 
 
 # --- responses -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from datetime import UTC, datetime, time, timedelta
@@ -17,12 +18,19 @@ from webapp.timezones import END_OF_DAY, local_to_utc, local_today
 NOW = datetime.now(UTC)
 
 
+def load_more_link(response) -> dict[str, str] | None:
+    """The "load more" link's attributes: href (without JavaScript), hx-get, hx-replace-url."""
+    body = response.get_data(as_text=True)
+    match = re.search(r'<li class="load-more">\s*<a class="button secondary" ([^>]+)>', body)
+    if not match:
+        return None
+    return {name: html.unescape(value) for name, value in re.findall(r'([\w-]+)="([^"]*)"', match.group(1))}
+
+
 def next_link(response) -> str | None:
-    match = re.search(
-        r'<li class="load-more">\s*<a class="button secondary" href="([^"]+)"',
-        response.get_data(as_text=True),
-    )
-    return match.group(1).replace("&amp;", "&") if match else None
+    """The URL of the next page alone (what htmx fetches to append)."""
+    link = load_more_link(response)
+    return link["hx-get"] if link else None
 
 
 def all_pages(client, url: str) -> list[str]:
@@ -364,11 +372,13 @@ def test_load_more_pages_keep_the_filters(small_pages, client, user):
 def test_load_more_link_is_a_real_link_that_htmx_uses_to_append(small_pages, client, user):
     for i in range(4):
         add_task(user, f"Task {i}")
-    page = client.get("/tasks").get_data(as_text=True)
-    # An empty hx-get fetches the link's own href (app.js); the list makes it replace its own item.
-    link = r'<a class="button secondary" href="/tasks\?cursor=[^"]+" hx-get hx-trigger="click, revealed">'
-    assert re.search(link, page)
-    assert re.search(r'<ul id="task-rows" [^>]*hx-target="closest li" hx-swap="outerHTML">', page)
+    response = client.get("/tasks")
+    # htmx fetches the next page alone; the list makes it replace the link's own item.
+    link = load_more_link(response)
+    assert re.fullmatch(r"/tasks\?cursor=[^&]+&shown=6", link["hx-get"])
+    assert link["hx-trigger"] == "click, revealed"
+    rows = r'<ul id="task-rows" [^>]*hx-target="closest li" hx-swap="outerHTML">'
+    assert re.search(rows, response.get_data(as_text=True))
 
 
 def test_last_page_has_no_load_more_link(small_pages, client, user):
@@ -409,6 +419,93 @@ def test_a_cursor_from_another_sort_order_is_a_400(small_pages, client, user):
     link = next_link(client.get("/tasks?sort=priority"))
     response = client.get(link.replace("sort=priority", "sort=created"))
     assert response.status_code == 400
+
+
+# --- the place in a long list: `shown` and `next` ---------------------------------------------
+
+
+def test_load_more_keeps_how_many_rows_are_shown_in_the_url(small_pages, client, user):
+    for i in range(8):
+        add_task(user, f"Task {i}")
+    first = client.get("/tasks")
+    link = load_more_link(first)
+    third = titles(first)[-1]
+    third_id = re.search(rf'<a id="t(\d+)" href="[^"]*">{third}</a>', first.get_data(as_text=True)).group(1)
+    # Without JavaScript the link opens the longer list at the last row seen; htmx appends the next
+    # page and puts the longer list's URL in place of the current one.
+    assert link["href"] == f"/tasks?shown=6#t{third_id}"
+    assert link["hx-replace-url"] == "/tasks?shown=6"
+    appended = client.get(link["hx-get"], headers={"HX-Request": "true"})
+    reloaded = client.get(link["hx-replace-url"])
+    assert titles(first) + titles(appended) == titles(reloaded) == all_pages(client, "/tasks")[:6]
+    for page in (appended, reloaded):
+        assert load_more_link(page)["hx-replace-url"] == "/tasks?shown=9"
+
+
+def test_shown_keeps_the_filters_and_the_rows_link_back_to_that_list(small_pages, client, user):
+    for i in range(5):
+        add_task(user, f"Home {i}", tags=["home"])
+        add_task(user, f"Work {i}", tags=["work"])
+    response = client.get("/tasks?tag=home&shown=4")
+    assert len(titles(response)) == 4
+    assert all(title.startswith("Home") for title in titles(response))
+    rows = re.findall(r'<a id="t(\d+)" href="([^"]+)">', response.get_data(as_text=True))
+    task_id, href = rows[-1]
+    assert html.unescape(href) == f"/tasks/{task_id}?next=/tasks?tag%3Dhome%26shown%3D4"
+    page = client.get(html.unescape(href)).get_data(as_text=True)
+    assert f'<a href="/tasks?tag=home&amp;shown=4#t{task_id}">← Back to tasks</a>' in page
+
+
+@pytest.fixture
+def five_rows_at_most(app_config):
+    app_config["MAX_SHOWN_ROWS"] = 5
+
+
+def test_shown_past_the_most_a_url_may_show_is_clamped(small_pages, five_rows_at_most, client, user):
+    for i in range(8):
+        add_task(user, f"Task {i}")
+    response = client.get("/tasks?shown=1000000")
+    assert response.status_code == 200
+    assert len(titles(response)) == 5
+    # At the most, "load more" adds the next page without changing the URL (no JS: that page alone).
+    link = load_more_link(response)
+    assert "hx-replace-url" not in link
+    assert link["href"].startswith("/tasks?cursor=")
+    assert len(titles(client.get(link["hx-get"], headers={"HX-Request": "true"}))) == 3
+
+
+def test_shown_below_a_page_shows_a_page(small_pages, client, user):
+    for i in range(5):
+        add_task(user, f"Task {i}")
+    assert len(titles(client.get("/tasks?shown=1"))) == 3
+
+
+@pytest.mark.parametrize("shown", ["abc", "0", "-3", "1.5", "1e3", " 6", "6 OR 1=1", "9" * 5000])
+def test_a_broken_shown_is_a_400_with_a_message(client, user, shown):
+    response = client.get("/tasks", query_string={"shown": shown})
+    assert response.status_code == 400
+    assert "number of tasks to show" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "next_",
+    [
+        "https://evil.example/tasks",
+        "//evil.example/tasks",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "http:/evil.example",
+        "/tasks\r\nLocation: https://evil.example",
+    ],
+)
+def test_back_to_tasks_never_leaves_the_site(client, user, next_):
+    task = add_task(user, "Buy milk")
+    page = client.get(f"/tasks/{task.id}", query_string={"next": next_}).get_data(as_text=True)
+    assert f'<a href="/tasks#t{task.id}">← Back to tasks</a>' in page
+    assert "evil" not in page
+    response = client.post(f"/tasks/{task.id}/toggle", data={"next": next_})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/tasks"
 
 
 # --- full page or fragment ---------------------------------------------------------------------

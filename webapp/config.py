@@ -122,6 +122,7 @@ class Config:
     RATELIMIT_SIGNUP_PER_EMAIL = "3 per hour"
     RATELIMIT_RESET_PER_ADDRESS = "5 per minute;30 per hour"
     PAGE_SIZE = 50
+    MAX_SHOWN_ROWS = 1000  # rows a list URL's `shown` may ask for at once ("load more" keeps it)
     NOTIFICATIONS_PAGE_SIZE = 50
     ADMIN_PAGE_SIZE = 50  # users and audit entries per page of the admin dashboard
 

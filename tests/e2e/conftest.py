@@ -301,6 +301,30 @@ def run_flask(server: LiveServer, *args: str) -> subprocess.CompletedProcess:
 
 
 COLOUR_SCHEMES = ("light", "dark")
+FOR_THE_USER = (
+    "import sys\n"
+    "from sqlalchemy import select\n"
+    "from webapp import create_app\n"
+    "from webapp.extensions import db\n"
+    "from webapp.models import User\n"
+    "with create_app().app_context():\n"
+    "    user_id = db.session.scalar(select(User.id).where(User.email == sys.argv[1]))\n"
+)
+
+
+def in_the_app(live_server, body: str, email: str, *args: str) -> str:
+    """Run `body` with the app's own code on the live server's instance, in an app context where
+    `user_id` is the user with `email` (sys.argv[1]; more arguments follow); what it printed last."""
+    result = subprocess.run(
+        [sys.executable, "-c", FOR_THE_USER + body, email, *args],
+        cwd=ROOT,
+        env=live_server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
 
 
 def look(page, name: str) -> None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT, account_menu, add_task, look, open_mail, sign_up
+from tests.e2e.conftest import account_menu, add_task, in_the_app, look, open_mail, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -38,39 +36,13 @@ def _next_whole_minute(zone: ZoneInfo, at_least: timedelta = timedelta(seconds=5
     return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
-FOR_THE_USER = (
-    "import sys\n"
-    "from sqlalchemy import select\n"
-    "from webapp import create_app\n"
-    "from webapp.extensions import db\n"
-    "from webapp.models import User\n"
-    "with create_app().app_context():\n"
-    "    user_id = db.session.scalar(select(User.id).where(User.email == sys.argv[1]))\n"
-)
-
-
-def _in_the_app(live_server, body: str, email: str, *args: str) -> str:
-    """Run `body` with the app's own code on the live server's instance, in an app context where
-    `user_id` is the user with `email` (sys.argv[1]; more arguments follow); what it printed last."""
-    result = subprocess.run(
-        [sys.executable, "-c", FOR_THE_USER + body, email, *args],
-        cwd=ROOT,
-        env=live_server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout.strip().splitlines()[-1]
-
-
 def _unsubscribe_url(live_server, email: str, kind: str) -> str:
     """The link a mail of `kind` to `email` carries, made by the app's own code on its instance."""
     script = (
         "    from webapp.reminders.unsubscribe import unsubscribe_url\n"
         "    print(unsubscribe_url(user_id, sys.argv[2]))\n"
     )
-    return _in_the_app(live_server, script, email, kind)
+    return in_the_app(live_server, script, email, kind)
 
 
 def _notify_many(live_server, email: str, count: int, url: str) -> None:
@@ -84,7 +56,7 @@ def _notify_many(live_server, email: str, count: int, url: str) -> None:
         "    db.session.commit()\n"
         "    print('ok')\n"
     )
-    _in_the_app(live_server, script, email, str(count), url)
+    in_the_app(live_server, script, email, str(count), url)
 
 
 def test_a_reminder_set_in_a_minute_arrives_by_mail_and_in_the_bell(new_page, live_server):

@@ -4,6 +4,8 @@ forms and choices of the full page. Views call `render_task_list`; no view calls
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import abort, current_app, request, session, url_for
 from flask_login import current_user
 
@@ -13,7 +15,16 @@ from ..projects.services import projects_of
 from ..responses import render, wants_fragment
 from . import services
 from .forms import NewTaskForm
-from .queries import DUE_FILTERS, SORTS, STATUS_FILTERS, BadListRequest, TaskFilters, task_page
+from .queries import (
+    DUE_FILTERS,
+    SORTS,
+    STATUS_FILTERS,
+    BadListRequest,
+    TaskFilters,
+    TaskPage,
+    rows_to_show,
+    task_page,
+)
 
 # The task a plain (no htmx) delete just deleted: the next list page offers "Undo" once.
 UNDO_KEY = "undo_task_id"
@@ -27,22 +38,24 @@ def render_task_list(
     status: int = 200,
 ):
     """The task list (optionally one project's), or for htmx only its rows."""
+    page_size, most = current_app.config["PAGE_SIZE"], current_app.config["MAX_SHOWN_ROWS"]
+    cursor = request.args.get("cursor")
     try:
         filters = TaskFilters.from_args(request.args, project_id=project.id if project else None)
-        page = task_page(
-            current_user, filters, request.args.get("cursor"), page_size=current_app.config["PAGE_SIZE"]
-        )
+        shown = rows_to_show(request.args.get("shown"), page_size, most)
+        page = task_page(current_user, filters, cursor, page_size=page_size if cursor else shown)
     except BadListRequest as error:
         abort(400, str(error))
-    view_args = request.view_args or {}
-    filter_args = filters.as_args(include_project=project is None)
-    list_url = url_for(request.endpoint, **view_args, **filter_args)
-    next_url = (
-        url_for(request.endpoint, **view_args, **filter_args, cursor=page.next_cursor)
-        if page.next_cursor
-        else None
-    )
-    rows = {"rows": page.rows, "next_url": next_url, "filters": filters, "back": list_url}
+    if not cursor:
+        shown = len(page.rows)
+    list_args = {**(request.view_args or {}), **filters.as_args(include_project=project is None)}
+    list_url = url_for(request.endpoint, **list_args, **({"shown": shown} if shown > page_size else {}))
+    rows = {
+        "rows": page.rows,
+        "load_more": _load_more(page, list_args, shown, page_size, most),
+        "filters": filters,
+        "back": list_url,
+    }
     if wants_fragment():
         return render("tasks/_rows.html", status=status, **rows)
     return render(
@@ -51,6 +64,28 @@ def render_task_list(
         **rows,
         **_page_context(project, new_form, rename_form),
     )
+
+
+@dataclass(frozen=True)
+class LoadMore:
+    """The "load more" link under a list showing `shown` rows. Without JavaScript it opens the list
+    with the next page's rows too, at the last row seen; htmx fetches only the next page and puts
+    the longer list's URL in place of the current one, so that reload and Back show those rows."""
+
+    href: str
+    fetch: str
+    replace_url: str | None  # None past MAX_SHOWN_ROWS: the URL stays as it is
+
+
+def _load_more(page: TaskPage, list_args: dict, shown: int, page_size: int, most: int) -> LoadMore | None:
+    if page.next_cursor is None:
+        return None
+    more = shown + page_size
+    fetch = url_for(request.endpoint, **list_args, cursor=page.next_cursor, shown=min(more, most))
+    if more > most:  # the next page on its own, as far as a URL may show rows from the top
+        return LoadMore(url_for(request.endpoint, **list_args, cursor=page.next_cursor), fetch, None)
+    longer = url_for(request.endpoint, **list_args, shown=more)
+    return LoadMore(f"{longer}#t{page.rows[-1].id}", fetch, longer)
 
 
 def _page_context(

@@ -102,6 +102,19 @@ class TaskFilters:
         return bool(self.status or self.tag or self.due or self.completed) or self.sort != "due"
 
 
+_SHOWN = re.compile(r"[1-9][0-9]{0,8}")
+
+
+def rows_to_show(raw: str | None, page_size: int, most: int) -> int:
+    """How many rows a list shows from its top: `shown`, which "load more" keeps in the URL so that
+    a reload or Back shows the rows the user had loaded; at least a page, at most `most`."""
+    if not raw:
+        return page_size
+    if not _SHOWN.fullmatch(raw):
+        raise BadListRequest("The number of tasks to show must be a whole number from 1.")
+    return max(page_size, min(int(raw), most))
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRow:
     """What a task list shows of a task, read as plain values: a list page builds no ORM objects."""

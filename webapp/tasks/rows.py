@@ -33,10 +33,11 @@ class TaskLinks:
     """What a task row links to, for rows whose forms return to `back`."""
 
     def __init__(self, back: str | None) -> None:
-        self.show = _per_id("tasks.show", "task_id")
-        # The edit page returns to `back`, or to the task list when the link does not say.
-        default_back = url_for("tasks.index")
-        self.edit = _per_id("tasks.edit", "task_id", next=back if back != default_back else None)
+        # The task's page and its edit page return to `back` (filters, rows shown), or to the task
+        # list when the link does not say.
+        next_ = back if back != url_for("tasks.index") else None
+        self.show = _per_id("tasks.show", "task_id", next=next_)
+        self.edit = _per_id("tasks.edit", "task_id", next=next_)
         self.toggle = _per_id("tasks.toggle", "task_id")
         self.delete = _per_id("tasks.delete", "task_id")
         self.restore = _per_id("tasks.restore", "task_id")
