@@ -19,6 +19,7 @@ from flask import url_for
 from webapp.extensions import db
 from webapp.models import Project
 from webapp.reminders.models import Delivery, DeliveryState, Notification, Reminder
+from webapp.tasks.services import delete_task
 from webapp.timezones import now_utc
 
 from .support import add_task
@@ -73,6 +74,12 @@ ACCESS = {
     "tasks.move": OWNER,
     "tasks.delete": OWNER,
     "tasks.restore": OWNER,
+    "projects.inbox": SIGNED_IN,
+    "trash.index": SIGNED_IN,
+    "trash.confirm_empty": SIGNED_IN,
+    "trash.empty": SIGNED_IN,
+    "trash.restore": OWNER,
+    "trash.delete_forever": OWNER,
     "reminders.add": OWNER,
     "reminders.remove": OWNER,
     "reminders.mark_read": OWNER,
@@ -117,6 +124,7 @@ ACCESS = {
 }
 # URL arguments that differ per route: a file rq-dashboard ships.
 ARGUMENTS_OF = {"rq_dashboard.static": {"filename": "css/main.css"}}
+IN_THE_TRASH = {"trash.restore", "trash.delete_forever"}  # they name a deleted task
 MADE_UP = {"token", "job_id"}  # a made-up token or job: an invalid link, 404
 REFUSED_FORM = (400, 409, 422)  # let in, but an empty post is not a valid form
 
@@ -137,6 +145,7 @@ def _fresh_objects_of(user) -> dict[str, int]:
     db.session.add(project)
     db.session.flush()
     task = add_task(user, "Water the plants", project=project)
+    deleted = delete_task(add_task(user, "Old list", project=project))
     reminder = Reminder(task_id=task.id, owner_id=user.id, remind_at=now_utc() + timedelta(days=1))
     notification = Notification(key=f"test:{token_hex(8)}", user_id=user.id, title="Hello", body="", url="")
     failed = Delivery(
@@ -146,6 +155,7 @@ def _fresh_objects_of(user) -> dict[str, int]:
     db.session.commit()
     return {
         "task_id": task.id,
+        "deleted_task_id": deleted.id,
         "project_id": project.id,
         "reminder_id": reminder.id,
         "notification_id": notification.id,
@@ -166,6 +176,8 @@ def _fresh_objects_of(user) -> dict[str, int]:
 
 def _ask(app, client, endpoint: str, method: str, arguments: list[str], owner):
     ids = _fresh_objects_of(owner) | ARGUMENTS_OF.get(endpoint, {})
+    if endpoint in IN_THE_TRASH:
+        ids["task_id"] = ids["deleted_task_id"]
     with app.test_request_context():
         url = url_for(endpoint, **{name: ids[name] for name in arguments})
     # Forms that name another object (moving a task) name the owner's.
