@@ -33,7 +33,7 @@ def _render_error(error: HTTPException, headers: dict | None = None):
     code = error.code or 500
     headers = {**(headers or {}), "Vary": "HX-Request"}
     message = MESSAGES.get(code, error.description)
-    if error.description and code in (400, 409, 422) and error.description != type(error).description:
+    if error.description and code in (400, 409, 422, 503) and error.description != type(error).description:
         message = error.description
     if code == 429:
         message = f"Too many requests. Please try again in {retry_after_seconds()} s."
