@@ -5,7 +5,6 @@ and over a unix socket. Every part is real: valkey servers and a valkey Sentinel
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -25,7 +24,7 @@ from jobs.maintenance import purge_expired_records
 from webapp.extensions import queues
 from webapp.queueing import SERIALIZER
 
-from .conftest import ROOT, AuthActions, worker_command
+from .conftest import ROOT, AuthActions, require, worker_command
 from .support import titles
 
 MASTER = "tasklane"
@@ -154,10 +153,7 @@ def test_a_sentinel_failover_while_a_worker_runs_jobs_loses_no_job_and_the_site_
 def tls_redis(app_config, redis_server, tmp_path) -> Iterator[dict]:
     """The suite's server behind socat, which speaks TLS with a self-signed certificate, as a
     managed Redis does: the app is given `rediss://` and that certificate's CA. Ask before `app`."""
-    if SOCAT is None:
-        if os.environ.get("CI"):
-            pytest.fail("socat is not installed (apt-get install socat)")
-        pytest.skip("socat is not installed (apt-get install socat)")
+    require(SOCAT is not None, "socat is not installed (apt-get install socat)")
     certificate = self_signed_certificate(tmp_path / "tls")
     port = free_port()
     listen = f"OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0"
