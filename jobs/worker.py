@@ -7,7 +7,9 @@ import os
 import time
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Worker
+from rq.worker import WorkerStatus
 
 from webapp import stats
 from webapp.extensions import db
@@ -27,6 +29,10 @@ class AppWorker(JsonPayloads, Worker):
     id and the id of the request that enqueued it. It reviews the alerts every
     ALERT_CHECK_SECONDS (webapp/ops/alerts.py), with each heartbeat that comes after."""
 
+    # RQ doubles its wait between attempts to reach Redis up to a minute; after a failover or a
+    # restart, jobs should not wait that long for a worker that is merely asleep.
+    max_connection_wait_time = 5.0
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._parent_pid = os.getpid()
@@ -35,7 +41,22 @@ class AppWorker(JsonPayloads, Worker):
 
     def request_stop(self, signum, frame):
         self.stop_asked = True
+        if self.get_state() != WorkerStatus.BUSY:
+            # The signal interrupts the wait for a job, whose BLPOP stays blocked in Redis: the
+            # connection it leaves in the pool would make the goodbye wait behind it (up to the
+            # dequeue timeout, 45 s) and then read the BLPOP's answer as its own.
+            self.connection.connection_pool.disconnect()
         super().request_stop(signum, frame)
+
+    def unsubscribe(self):
+        """Leave the command channel; after a failover its connection went with the old primary,
+        and the worker still says goodbye (registers its death) on the new one."""
+        try:
+            super().unsubscribe()
+        except RedisError as error:
+            log.warning("the command channel was lost with Redis: %s", error)
+            self.pubsub_thread.stop()
+            self.pubsub.close()
 
     def execute_job(self, job, queue):
         REQUEST_ID.set(job.meta.get(REQUEST_ID_META))

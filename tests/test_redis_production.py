@@ -148,6 +148,10 @@ def test_a_sentinel_failover_while_a_worker_runs_jobs_loses_no_job_and_the_site_
     assert sorted(titles(client.get("/tasks"))) == ["After the failover", "Before the failover"]
     assert redis.Redis(port=replica.port).info("replication")["role"] == "master"
 
+    running_worker.terminate()  # as systemd stops it: at once, signing off on the new primary
+    assert running_worker.wait(timeout=20) == 0
+    assert Worker.all(connection=queues.connection) == []
+
 
 @pytest.fixture
 def tls_redis(app_config, redis_server, tmp_path) -> Iterator[dict]:

@@ -31,16 +31,25 @@ SCROLLED_TO_THE_END_LOADS_MORE = """n => {
   return document.querySelectorAll('li.task-row').length > n;
 }"""
 
+SCROLLED_OR_CLICKED_LOADS_MORE = """n => {
+  window.scrollTo(0, document.documentElement.scrollHeight);
+  if (document.querySelectorAll('li.task-row').length > n) return true;
+  const more = document.querySelector('li.load-more a');
+  if (more && !more.classList.contains('htmx-request')) more.click();
+  return false;
+}"""
+
 
 def scroll_to_the_end_for_more(page, shown: int) -> None:
     """Scroll until the next page has come; if it has not within a few seconds, click "Load more
     tasks" as a person would (htmx's `revealed` can miss an element that a swap and a scroll
-    reached in the same moment on a loaded machine; the click is the link's other trigger)."""
+    reached in the same moment on a loaded machine; the click is the link's other trigger). The
+    click happens in the page, and only while the link is there and not already fetching: a slow
+    fetch may bring the last page, which has no link left to click."""
     try:
         page.wait_for_function(SCROLLED_TO_THE_END_LOADS_MORE, arg=shown, timeout=5_000)
     except PlaywrightTimeoutError:
-        page.get_by_role("link", name="Load more tasks").click()
-        page.wait_for_function(SCROLLED_TO_THE_END_LOADS_MORE, arg=shown)
+        page.wait_for_function(SCROLLED_OR_CLICKED_LOADS_MORE, arg=shown, polling=1_000)
 
 
 def row(page, title: str):
