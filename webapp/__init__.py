@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import event
 
-from . import database, logs, redis_clients, replica
+from . import database, limits, logs, redis_clients, replica
 from .config import BASE_DIR, INSTANCE_DIR, load_config
 from .extensions import cache as cache_extension  # `cache` here would be shadowed by the webapp.cache module
 from .extensions import csrf, db, limiter, login_manager, migrate, queues
@@ -32,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     cache_extension.init_app(app)
     limiter.init_app(app)
+    limits.init_app(app)
     htmx_extension.init_app(app)
     queues.init_app(app)
 

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from . import stats
 from .extensions import cache, db
-from .limits import ReadCounter
+from .limits import ReadCounter, ReadsCounted
 from .responses import add_triggers, wants_fragment
 
 log = logging.getLogger(__name__)
@@ -487,12 +487,6 @@ def cached_session(token_hash: str) -> CachedSession | None:
     return CachedSession(stored["data"], stored["user_id"], valid, generation)
 
 
-@dataclass(frozen=True)
-class ReadsCounted:
-    count: int  # in the current window, this one included
-    reset_at: float  # when the window ends (epoch seconds)
-
-
 @dataclass
 class SessionAndPage:
     user_id: int
@@ -572,7 +566,9 @@ def session_and_page(
         key,
         loads(page) if page is not None else None,
         lookup_counted=bool(view_name),
-        reads=ReadsCounted(replies[-3], time.time() + max(replies[-1], 0)) if read_counter else None,
+        reads=ReadsCounted(replies[-3], read_counter.allowed, time.time() + max(replies[-1], 0))
+        if read_counter
+        else None,
     )
 
 

@@ -98,8 +98,8 @@ class ServeCacheHits:
             return None
         request.environ[cache.LOOKED_UP_ENVIRON_KEY] = (hashed, found)  # Flask's path uses it, if it serves
         if found is not None and found.reads is not None:
-            request.environ[limits.READ_COUNTED_ENVIRON_KEY] = True
-            if found.reads.count > self._read_counter.allowed:
+            request.environ[limits.READ_COUNTED_ENVIRON_KEY] = found.reads
+            if found.reads.count > found.reads.allowed:
                 return None  # Flask answers the limit
         if not self._servable(found, endpoint):
             return None
@@ -110,8 +110,8 @@ class ServeCacheHits:
         headers = [("Cache-Control", cache_control), ("Vary", ", ".join(cache.CACHED_PAGE_VARY))]
         secure = security_headers(self.flask_app, over_tls=request.scheme == "https")
         headers += secure
-        if (reads := found.reads) is not None:
-            headers += limits.rate_limit_headers(self._read_counter.allowed, reads.count, reads.reset_at)
+        if found.reads is not None:
+            headers += found.reads.headers
         if with_etag:
             tag = cache.etag_for(found.page_key)
             if request.if_none_match.contains_weak(tag):

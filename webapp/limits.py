@@ -7,8 +7,9 @@
 - Logins, sign-ups and reset requests have their own limits per address and per account or
   target e-mail, so spreading guesses over many addresses does not help (`auth/views.py`).
 - Cache hits answered before Flask (`cache_hits.py`) count against the reads budget in the same
-  Redis round trip as their lookup (`ReadCounter`); a request they counted and handed on to Flask
-  is not counted twice.
+  Redis round trip as their lookup (`ReadCounter`). A request they counted and handed on to Flask
+  is not counted twice: within the budget, Flask-Limiter leaves it alone (three round trips
+  fewer) and its headers come from that count; over it, Flask-Limiter answers the 429.
 - With Redis down, the same limits hold per process (Flask-Limiter's in-memory fallback).
 """
 
@@ -19,7 +20,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import ApplicationLimit
 from flask_login import current_user
 from limits import RateLimitItem, parse
@@ -30,7 +31,7 @@ READ_METHODS = ("GET", "HEAD")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 READS_SCOPE = "reads"
 WRITES_SCOPE = "writes"
-# Set by cache_hits on a request whose read it counted already.
+# Set by cache_hits on a request whose read it counted already: its ReadsCounted.
 READ_COUNTED_ENVIRON_KEY = "tasklane.read_counted"
 
 
@@ -60,6 +61,12 @@ def _read_cost() -> int:
     return 0 if request.environ.get(READ_COUNTED_ENVIRON_KEY) else 1
 
 
+def _counted_within_budget() -> ReadsCounted | None:
+    """The read cache_hits counted for this request, when it is within the budget."""
+    reads = request.environ.get(READ_COUNTED_ENVIRON_KEY)
+    return reads if reads is not None and reads.count <= reads.allowed else None
+
+
 def _setting(name: str):
     return lambda: current_app.config[name]
 
@@ -67,7 +74,11 @@ def _setting(name: str):
 def every_route_limits() -> list[ApplicationLimit]:
     return [
         ApplicationLimit(
-            _setting("RATELIMIT_READS"), scope=READS_SCOPE, methods=READ_METHODS, cost=_read_cost
+            _setting("RATELIMIT_READS"),
+            scope=READS_SCOPE,
+            methods=READ_METHODS,
+            cost=_read_cost,
+            exempt_when=lambda: _counted_within_budget() is not None,
         ),
         ApplicationLimit(_setting("RATELIMIT_WRITES"), scope=WRITES_SCOPE, methods=WRITE_METHODS),
     ]
@@ -97,6 +108,29 @@ def retry_after_seconds() -> int:
     if breached is None:
         return 1
     return max(1, math.ceil(breached.reset_at - time.time()))
+
+
+@dataclass(frozen=True)
+class ReadsCounted:
+    count: int  # in the current window, this one included
+    allowed: int  # in a window
+    reset_at: float  # when the window ends (epoch seconds)
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        return rate_limit_headers(self.allowed, self.count, self.reset_at)
+
+
+def add_counted_read_headers(response: Response) -> Response:
+    """The rate-limit headers of a read counted by cache_hits, which Flask-Limiter left alone."""
+    if (reads := _counted_within_budget()) and current_app.config["RATELIMIT_HEADERS_ENABLED"]:
+        for name, value in reads.headers:
+            response.headers.setdefault(name, value)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(add_counted_read_headers)
 
 
 @dataclass(frozen=True)
