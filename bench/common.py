@@ -152,7 +152,7 @@ def seed_users(
             if n in reminded
         ]
         if reminders:
-            db.session.execute(insert(Reminder), reminders)
+            db.session.execute(insert(Reminder.__table__), reminders)
         db.session.commit()
         progress("users, tasks, reminders", numbers.stop, count)
 

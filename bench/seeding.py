@@ -85,7 +85,7 @@ def seed_crowd(users: int, tasks_each: int, rng: random.Random) -> None:
     owners = [(user, inbox) for user, inbox in zip(user_ids, inboxes, strict=True) for _ in range(tasks_each)]
     for numbers in _chunks(len(owners)):
         rows = [_task_row(rng, *owners[n], n) for n in numbers]
-        db.session.execute(insert(Task), rows)
+        db.session.execute(insert(Task.__table__), rows)
         db.session.commit()
         progress("other users' tasks", numbers.stop, len(owners))
 

@@ -91,7 +91,7 @@ def _a_month_of_use(rng: random.Random) -> None:
                     "completed_at": created + (now - created) * rng.random() if done else None,
                 }
             )
-        db.session.execute(insert(Task), rows)
+        db.session.execute(insert(Task.__table__), rows)
         ids.append((user.id, made))
     for kind, error in FAILED_MAIL:
         user_id, _ = rng.choice(ids)

@@ -35,6 +35,10 @@
     var row = event.target;
     var source = event.detail.elt;
     if (!row.matches || !row.matches(ROW) || !source || !source.closest(ROW)) return;
+    // Focus fell to the page with what the swap removed; if it is somewhere again (the person
+    // clicked into a field meanwhile), it stays there.
+    var active = document.activeElement;
+    if (active && active !== document.body) return;
     if (row.classList.contains("is-editing")) {
       var field = row.querySelector('[aria-invalid="true"]') ||
         row.querySelector("input:not([type=hidden]), textarea, select");
