@@ -153,6 +153,24 @@ def test_a_keyboard_only_journey_with_focus_where_the_work_is(new_page):
     expect(not_done).to_have_attribute("aria-pressed", "false")
 
 
+def test_a_field_clicked_into_while_the_editor_settles_keeps_the_focus(new_page):
+    page = new_page()
+    sign_up(page, "quick-click@example.com", "Quinn")
+    page.goto("/tasks")
+    add_task(page, "Book the dentist")
+    settled(page)
+    page.evaluate("htmx.config.defaultSettleDelay = 1000")  # a slow moment, stretched to be seen
+
+    page.get_by_role("link", name="Edit Book the dentist").click()
+    notes = page.locator("li.is-editing").get_by_label("Notes")
+    notes.click()  # before htmx has settled the editor
+    settled(page)
+    expect(notes).to_be_focused()
+    page.keyboard.type("Ask for a morning slot.")
+    expect(notes).to_have_value("Ask for a morning slot.")
+    expect(page.locator("li.is-editing").get_by_label("Title")).to_have_value("Book the dentist")
+
+
 def test_shortcuts_reach_quick_add_and_search_from_other_pages(new_page):
     page = new_page()
     sign_up(page, "keys-away@example.com", "Ari")
