@@ -30,7 +30,7 @@ def _reminders(page):
     return page.locator("section.reminders")
 
 
-def _next_whole_minute(zone: ZoneInfo, at_least: timedelta = timedelta(seconds=50)) -> datetime:
+def _next_whole_minute(zone: ZoneInfo, at_least: timedelta = timedelta(seconds=20)) -> datetime:
     """The first whole minute on the local clock that is at least `at_least` from now."""
     soon = datetime.now(zone) + at_least
     return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
