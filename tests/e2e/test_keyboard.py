@@ -153,7 +153,7 @@ def test_a_keyboard_only_journey_with_focus_where_the_work_is(new_page):
     expect(not_done).to_have_attribute("aria-pressed", "false")
 
 
-def test_a_field_clicked_into_while_the_editor_settles_keeps_the_focus(new_page):
+def test_focus_in_the_editor_goes_where_the_person_or_the_mistake_is(new_page):
     page = new_page()
     sign_up(page, "quick-click@example.com", "Quinn")
     page.goto("/tasks")
@@ -168,7 +168,16 @@ def test_a_field_clicked_into_while_the_editor_settles_keeps_the_focus(new_page)
     expect(notes).to_be_focused()
     page.keyboard.type("Ask for a morning slot.")
     expect(notes).to_have_value("Ask for a morning slot.")
-    expect(page.locator("li.is-editing").get_by_label("Title")).to_have_value("Book the dentist")
+    editor = page.locator("li.is-editing")
+    expect(editor.get_by_label("Title")).to_have_value("Book the dentist")
+
+    # Sent with a mistake from the title: htmx gives the title back its focus, then the editor
+    # moves it to the field to correct.
+    editor.get_by_label("Time", exact=True).fill("14:00")  # a time without a date
+    editor.get_by_label("Title").press("Enter")
+    settled(page)
+    expect(editor.get_by_label("Time", exact=True)).to_be_focused()
+    expect(editor.get_by_label("Time", exact=True)).to_have_attribute("aria-invalid", "true")
 
 
 def test_shortcuts_reach_quick_add_and_search_from_other_pages(new_page):

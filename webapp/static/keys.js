@@ -31,14 +31,15 @@
   // the editor's first field (or the one to correct), the Undo of a deleted task, or else the row.
   // Once settled: only then do the row's controls answer with htmx (a key pressed earlier would
   // post the page's plain form).
+  // Where focus was once htmx swapped (on the page, or on the field of the same id it restored):
+  // a person who clicks into a field before the row settles keeps it.
+  var focusAtSwap = null;
+  document.addEventListener("htmx:afterSwap", function () { focusAtSwap = document.activeElement; });
   document.addEventListener("htmx:afterSettle", function (event) {
     var row = event.target;
     var source = event.detail.elt;
     if (!row.matches || !row.matches(ROW) || !source || !source.closest(ROW)) return;
-    // Focus fell to the page with what the swap removed; if it is somewhere again (the person
-    // clicked into a field meanwhile), it stays there.
-    var active = document.activeElement;
-    if (active && active !== document.body) return;
+    if (document.activeElement !== focusAtSwap) return;  // put elsewhere meanwhile: it stays there
     if (row.classList.contains("is-editing")) {
       var field = row.querySelector('[aria-invalid="true"]') ||
         row.querySelector("input:not([type=hidden]), textarea, select");
