@@ -280,7 +280,9 @@ def open_mail(page, address: str, subject: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         page.goto("/outbox")
-        row = page.locator("tr", has_text=address).filter(has_text=subject)
+        # The address whole: "nojs@example.com" is also the end of "long-nojs@example.com".
+        to = page.get_by_role("cell", name=re.compile(rf"(^|<){re.escape(address)}>?$"))
+        row = page.locator("tr", has=to).filter(has_text=subject)
         if row.count():
             row.first.get_by_role("link", name=subject).click()
             return
