@@ -25,17 +25,13 @@ def settled(page) -> None:
 
 
 # Scrolls to the end again at each poll: a swap that settles after one scroll may leave the end
-# out of view, as a person would then scroll once more.
-SCROLLED_TO_THE_END_LOADS_MORE = """n => {
-  window.scrollTo(0, document.documentElement.scrollHeight);
-  return document.querySelectorAll('li.task-row').length > n;
-}"""
-
-SCROLLED_OR_CLICKED_LOADS_MORE = """n => {
+# out of view, as a person would then scroll once more. With `click`, it also clicks "Load more
+# tasks" while the link is there and not already fetching.
+SCROLLED_TO_THE_END_LOADS_MORE = """([n, click]) => {
   window.scrollTo(0, document.documentElement.scrollHeight);
   if (document.querySelectorAll('li.task-row').length > n) return true;
   const more = document.querySelector('li.load-more a');
-  if (more && !more.classList.contains('htmx-request')) more.click();
+  if (click && more && !more.classList.contains('htmx-request')) more.click();
   return false;
 }"""
 
@@ -47,9 +43,9 @@ def scroll_to_the_end_for_more(page, shown: int) -> None:
     click happens in the page, and only while the link is there and not already fetching: a slow
     fetch may bring the last page, which has no link left to click."""
     try:
-        page.wait_for_function(SCROLLED_TO_THE_END_LOADS_MORE, arg=shown, timeout=5_000)
+        page.wait_for_function(SCROLLED_TO_THE_END_LOADS_MORE, arg=[shown, False], timeout=5_000)
     except PlaywrightTimeoutError:
-        page.wait_for_function(SCROLLED_OR_CLICKED_LOADS_MORE, arg=shown, polling=1_000)
+        page.wait_for_function(SCROLLED_TO_THE_END_LOADS_MORE, arg=[shown, True], polling=1_000)
 
 
 def row(page, title: str):
