@@ -12,8 +12,10 @@ import time
 
 import psycopg
 import pytest
+from sqlalchemy import event
 
 from tests.support import count, page_text
+from webapp.extensions import db
 from webapp.models import Task
 
 pytestmark = pytest.mark.own_postgres
@@ -26,6 +28,11 @@ HTMX = {"HX-Request": "true"}
 def app_config_with_timeouts(postgres_settings) -> dict:
     postgres_settings["DATABASE_STATEMENT_TIMEOUT"] = 1
     return postgres_settings
+
+
+@pytest.fixture
+def limits_on(app_config_with_timeouts) -> None:
+    app_config_with_timeouts["RATELIMIT_ENABLED"] = True
 
 
 def _add(client, title: str, headers: dict | None = None):
@@ -93,3 +100,48 @@ def test_a_statement_slower_than_the_statement_timeout_answers_503(
 
     assert _add(client, "After").status_code == 303
     assert count(Task) == 2
+
+
+class LoseConnectionAtSessionLookup:
+    """Once armed, the server ends the app's connection as the app next asks it for a session:
+    a restart caught between the pool's ping and the query."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.armed = False
+        self.ended: list[int] = []
+
+    def __call__(self, conn, _cursor, statement, *_args) -> None:
+        if self.armed and "FROM user_sessions" in statement:
+            self.armed = False
+            self.ended.append(conn.connection.dbapi_connection.info.backend_pid)
+            with psycopg.connect(self.conninfo, autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s, 10000)", self.ended[-1:])
+
+
+@pytest.fixture
+def connection_loss(app, own_postgres):
+    loss = LoseConnectionAtSessionLookup(own_postgres.conninfo)
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", loss)
+    yield loss
+    with app.app_context():
+        event.remove(db.engine, "before_cursor_execute", loss)
+
+
+def test_a_connection_lost_while_the_session_loads_answers_503_and_limits_go_on_counting(
+    limits_on, own_postgres, app, client, user, connection_loss
+):
+    before = _add(client, "Before")
+    assert before.status_code == 303
+
+    connection_loss.armed = True
+    _assert_unavailable(_add(client, "While the connection is lost"))
+    assert connection_loss.ended, "the connection was to be lost"
+
+    after = _add(client, "After")
+    assert after.status_code == 303
+    assert count(Task) == 2
+    # Counted on in Redis: limits that had switched to the process's memory would start afresh.
+    remaining = (int(answer.headers["X-RateLimit-Remaining"]) for answer in (before, after))
+    assert next(remaining) > next(remaining)

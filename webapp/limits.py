@@ -129,6 +129,18 @@ def add_counted_read_headers(response: Response) -> Response:
     return response
 
 
+def load_signed_in_user_first(app: Flask) -> None:
+    """Call before Flask-Limiter's init_app: the signed-in user is loaded before it asks whom a
+    request counts against (`caller`). Flask-Limiter takes any error there for its storage
+    failing: a database failure loading the user would switch it to per-process limits and ask
+    again on a broken transaction (a 500). Raised here, it is the 503 of errors.py."""
+    app.before_request(_load_signed_in_user)
+
+
+def _load_signed_in_user() -> None:
+    current_user._get_current_object()
+
+
 def init_app(app: Flask) -> None:
     app.after_request(add_counted_read_headers)
 
