@@ -26,13 +26,10 @@ HTMX = {"HX-Request": "true"}
 
 @pytest.fixture
 def app_config_with_timeouts(postgres_settings) -> dict:
+    """Short timeouts, and the rate limits on, as in production (they add their own headers)."""
     postgres_settings["DATABASE_STATEMENT_TIMEOUT"] = 1
+    postgres_settings["RATELIMIT_ENABLED"] = True
     return postgres_settings
-
-
-@pytest.fixture
-def limits_on(app_config_with_timeouts) -> None:
-    app_config_with_timeouts["RATELIMIT_ENABLED"] = True
 
 
 def _add(client, title: str, headers: dict | None = None):
@@ -130,7 +127,7 @@ def connection_loss(app, own_postgres):
 
 
 def test_a_connection_lost_while_the_session_loads_answers_503_and_limits_go_on_counting(
-    limits_on, own_postgres, app, client, user, connection_loss
+    app_config_with_timeouts, own_postgres, app, client, user, connection_loss
 ):
     before = _add(client, "Before")
     assert before.status_code == 303

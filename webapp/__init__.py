@@ -31,7 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     cache_extension.init_app(app)
-    limits.load_signed_in_user_first(app)
+    limits.before_flask_limiter(app)
     limiter.init_app(app)
     limits.init_app(app)
     htmx_extension.init_app(app)

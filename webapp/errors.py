@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from .database import DATABASE_DOWN
 from .extensions import db, login_manager
-from .limits import retry_after_seconds
+from .limits import RETRY_AFTER_OF_503, retry_after_seconds
 from .responses import wants_fragment
 
 MESSAGES = {
@@ -51,6 +51,7 @@ def _database_down(error: Exception):
     db.session().invalidate()  # drops the connections: no rollback sent to a server that may not answer
     g._login_user = login_manager.anonymous_user()
     retry_after = str(current_app.config["DATABASE_RETRY_AFTER"])
+    setattr(g, RETRY_AFTER_OF_503, retry_after)
     return _render_error(ServiceUnavailable(), {"Retry-After": retry_after})
 
 

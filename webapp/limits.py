@@ -20,7 +20,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import ApplicationLimit
 from flask_login import current_user
 from limits import RateLimitItem, parse
@@ -33,6 +33,7 @@ READS_SCOPE = "reads"
 WRITES_SCOPE = "writes"
 # Set by cache_hits on a request whose read it counted already: its ReadsCounted.
 READ_COUNTED_ENVIRON_KEY = "tasklane.read_counted"
+RETRY_AFTER_OF_503 = "retry_after_of_503"  # in g: the Retry-After a 503 page was given
 
 
 def caller() -> str:
@@ -129,16 +130,28 @@ def add_counted_read_headers(response: Response) -> Response:
     return response
 
 
-def load_signed_in_user_first(app: Flask) -> None:
-    """Call before Flask-Limiter's init_app: the signed-in user is loaded before it asks whom a
-    request counts against (`caller`). Flask-Limiter takes any error there for its storage
-    failing: a database failure loading the user would switch it to per-process limits and ask
-    again on a broken transaction (a 500). Raised here, it is the 503 of errors.py."""
+def before_flask_limiter(app: Flask) -> None:
+    """Call before Flask-Limiter's init_app, so these run before its check and after its headers.
+
+    The signed-in user is loaded before Flask-Limiter asks whom a request counts against
+    (`caller`). Flask-Limiter takes any error there for its storage failing: a database failure
+    loading the user would switch it to per-process limits and ask again on a broken transaction
+    (a 500). Raised here, it is the 503 of errors.py.
+
+    Flask-Limiter sets Retry-After on every answer to at least its window's end; a 503 keeps the
+    shorter wait it was given (DATABASE_RETRY_AFTER)."""
     app.before_request(_load_signed_in_user)
+    app.after_request(_keep_the_retry_after_of_a_503)
 
 
 def _load_signed_in_user() -> None:
     current_user._get_current_object()
+
+
+def _keep_the_retry_after_of_a_503(response: Response) -> Response:
+    if response.status_code == 503 and (retry_after := g.get(RETRY_AFTER_OF_503)):
+        response.headers["Retry-After"] = retry_after
+    return response
 
 
 def init_app(app: Flask) -> None:
