@@ -19,25 +19,20 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import re
 from pathlib import Path
 
 import gevent
 from locust import FastHttpUser, constant, tag, task
 from locust.env import Environment
 
-PASSWORD = os.environ.get("LOAD_PASSWORD", "correct horse battery staple")
+from bench.load_mix import FILTERS, PASSWORD, SEARCH_WORDS, WEIGHTS, ListSeen, account_email, new_task_title
+
 ACCOUNTS = int(os.environ.get("LOAD_ACCOUNTS", "8"))
 USERS = int(os.environ.get("LOAD_USERS", "8"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "20"))
 MEASURING_FILE = os.environ.get("LOAD_MEASURING_FILE")
 USER_AGENT = "tasklane-load"  # one per session: a session is tied to the browser it logged in with
 HTMX = {"HX-Request": "true"}
-SEARCH_WORDS = ("call", "plan", "buy", "review", "fix", "pay")
-FILTERS = ("status=todo", "status=in_progress", "sort=priority", "sort=created", "due=week", "tag=urgent")
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-TOGGLE = re.compile(r'formaction="(/tasks/\d+/toggle)[^"]*"')
-NEXT_PAGE = re.compile(r'<li class="load-more">\s*<a class="button secondary" href="([^"]+)"')
 _account_numbers = itertools.count()
 _ready_users = itertools.count(1)
 
@@ -63,33 +58,15 @@ class TaskUser(FastHttpUser):
 
     def on_start(self) -> None:
         number = next(_account_numbers) % ACCOUNTS
-        self.csrf_token = ""
-        self.next_page: str | None = None
-        self.open_tasks: list[str] = []
-        page = self.client.get("/login", name="log in (form)")
-        self._remember(page.text)
+        self.seen = ListSeen()
+        self.seen.read(self.client.get("/login", name="log in (form)").text)
         self.client.post(
             "/login",
-            data={
-                "email": f"load{number}0@bench.example",
-                "password": PASSWORD,
-                "csrf_token": self.csrf_token,
-            },
+            data={"email": account_email(number), "password": PASSWORD, "csrf_token": self.seen.csrf_token},
             name="log in",
         )
-        self._read_list(self.client.get("/tasks", name="list (page)").text)
+        self.seen.read_list(self.client.get("/tasks", name="list (page)").text)
         user_ready(self.environment)
-
-    def _remember(self, html: str) -> None:
-        if found := CSRF.search(html):
-            self.csrf_token = found.group(1)
-
-    def _read_list(self, html: str) -> None:
-        """What a person sees on the list: its rows' complete buttons and the next page's link."""
-        self._remember(html)
-        self.open_tasks = TOGGLE.findall(html) or self.open_tasks
-        found = NEXT_PAGE.search(html)
-        self.next_page = found.group(1).replace("&amp;", "&") if found else None
 
     def _get_list(self, path: str, name: str, *, fragment: bool) -> None:
         headers = HTMX if fragment else {}
@@ -101,54 +78,54 @@ class TaskUser(FastHttpUser):
             ):
                 answer.failure("the list shows no rows")
             elif answer.status_code == 200:
-                self._read_list(answer.text)
+                self.seen.read_list(answer.text)
 
-    @task(2)
+    @task(WEIGHTS["dashboard"])
     def dashboard(self) -> None:
         self.client.get("/", name="dashboard")
 
-    @task(3)
+    @task(WEIGHTS["list_page"])
     def list_page(self) -> None:
         self._get_list("/tasks", "list (page)", fragment=False)
 
-    @task(2)
+    @task(WEIGHTS["list_fragment"])
     def list_fragment(self) -> None:
         self._get_list("/tasks", "list (htmx)", fragment=True)
 
-    @task(3)
+    @task(WEIGHTS["filter_list"])
     def filter_list(self) -> None:
         self._get_list(f"/tasks?{random.choice(FILTERS)}", "filter (htmx)", fragment=True)
 
-    @task(2)
+    @task(WEIGHTS["search"])
     def search(self) -> None:
         self._get_list(f"/tasks?q={random.choice(SEARCH_WORDS)}", "search (htmx)", fragment=True)
 
-    @task(2)
+    @task(WEIGHTS["load_more"])
     def load_more(self) -> None:
-        if self.next_page:
-            self._get_list(self.next_page, "load more (htmx)", fragment=True)
+        if self.seen.next_page:
+            self._get_list(self.seen.next_page, "load more (htmx)", fragment=True)
         else:
             self.list_fragment()
 
     @tag("write")
-    @task(1)
+    @task(WEIGHTS["create"])
     def create(self) -> None:
-        title = f"{random.choice(SEARCH_WORDS)} the load test #{random.randrange(10**6)}"
+        title = new_task_title(random.choice(SEARCH_WORDS), random.randrange(10**6))
         self.client.post(
             "/tasks",
-            data={"title": title, "csrf_token": self.csrf_token},
+            data={"title": title, "csrf_token": self.seen.csrf_token},
             headers=self._htmx,
             name="create (htmx)",
         )
 
     @tag("write")
-    @task(1)
+    @task(WEIGHTS["complete"])
     def complete(self) -> None:
-        if not self.open_tasks:
+        if not self.seen.open_tasks:
             return self.list_page()
-        path = self.open_tasks.pop(random.randrange(len(self.open_tasks)))
+        path = self.seen.open_tasks.pop(random.randrange(len(self.seen.open_tasks)))
         self.client.post(
-            path, data={"csrf_token": self.csrf_token}, headers=self._htmx, name="complete (htmx)"
+            path, data={"csrf_token": self.seen.csrf_token}, headers=self._htmx, name="complete (htmx)"
         )
 
 
