@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.common import code_version, fresh_instance, migrated_app
+from bench.common import code_version, fresh_instance, migrated_app, process_cpu_seconds
 from bench.seeding import analyze, seed_crowd, seed_user_with_tasks
-from bench.servers import running_gunicorns, running_nginx
+from bench.servers import Instances, running_gunicorns, running_nginx
 
 RESULTS = Path(__file__).parent / "results" / "http.json"
 REPORT_SCRIPT = Path(__file__).parent / "lua" / "report.lua"
@@ -178,12 +178,25 @@ def drive(url: str, headers: dict[str, str], seconds: int) -> dict:
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     report = json.loads(next(line for line in output.splitlines() if line.startswith("BENCH "))[6:])
     return {
+        "requests": report["requests"],
         "req_per_s": report["requests"] / (report["duration_us"] / 1e6),
         "p50_ms": report["p50_us"] / 1000,
         "p95_ms": report["p95_us"] / 1000,
         "p99_ms": report["p99_us"] / 1000,
         "errors": report["http_errors"] + report["socket_errors"],
     }
+
+
+def drive_measuring_workers(
+    case: Case, target: tuple[str, dict[str, str]], instances: Instances, seconds: int
+) -> dict:
+    """`drive`, with the CPU the workers of the gunicorn behind the case spent per request (the
+    app's for what goes through nginx, which answers some itself)."""
+    pids = instances.worker_pids("app" if case.server == "nginx" else case.server)
+    before = sum(process_cpu_seconds(pid) for pid in pids)
+    run = drive(*target, seconds)
+    spent = sum(process_cpu_seconds(pid) for pid in pids) - before
+    return run | {"worker_cpu_ms": 1000 * spent / max(run["requests"], 1)}
 
 
 def page_bytes(url: str, cookie: str) -> dict[str, int]:
@@ -206,11 +219,12 @@ def summarize(runs: dict[str, list[dict]]) -> dict:
         "p50_ms": {},
         "p95_ms": {},
         "p99_ms": {},
+        "worker_cpu_ms": {},
     }
     for name, case_runs in runs.items():
         ratios = [run["req_per_s"] / base for run, base in zip(case_runs, floor, strict=True)]
         summary["ratios_to_floor"][name] = statistics.median(ratios)
-        for figure in ("req_per_s", "p50_ms", "p95_ms", "p99_ms"):
+        for figure in ("req_per_s", "p50_ms", "p95_ms", "p99_ms", "worker_cpu_ms"):
             summary[figure][name] = statistics.median(run[figure] for run in case_runs)
     summary["errors"] = {name: sum(run["errors"] for run in case_runs) for name, case_runs in runs.items()}
     return summary
@@ -230,12 +244,14 @@ def goals(summary: dict) -> dict[str, dict]:
 
 def print_summary(summary: dict, rounds: int, seconds: int) -> None:
     print(f"\nmedians of {rounds} rounds of {seconds} s per case, {CONNECTIONS} connections")
-    print(f"  {'case':<26}{'req/s':>9}{'÷ floor':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    headings = f"{'req/s':>9}{'÷ floor':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
+    headings += f"{'worker CPU ms':>15}"
+    print(f"  {'case':<26}{headings}")
     for name in summary["req_per_s"]:
         print(
             f"  {name:<26}{summary['req_per_s'][name]:>9.0f}{summary['ratios_to_floor'][name]:>9.3f}"
             f"{summary['p50_ms'][name]:>9.1f}{summary['p95_ms'][name]:>9.1f}{summary['p99_ms'][name]:>9.1f}"
-            f"{summary['errors'][name]:>8}"
+            f"{summary['errors'][name]:>8}{summary['worker_cpu_ms'][name]:>15.2f}"
         )
     print("  bytes: " + ", ".join(f"{name} {value:,}" for name, value in summary["bytes"].items()))
     for name, goal in summary["goals"].items():
@@ -287,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             apps = {"app": ["wsgi:app"], "uncached": [UNCACHED_APP], "floor": ["bench.floor:app"]}
             if args.baseline:
                 apps["baseline"] = [f"--chdir={args.baseline.resolve()}", UNCACHED_APP]
-            urls = dict(servers.enter_context(running_gunicorns(apps, env, log=log)))
+            instances = servers.enter_context(running_gunicorns(apps, env, log=log))
+            urls = dict(instances)
             nginx = servers.enter_context(
                 running_nginx([urls["app"].removeprefix("http://")], instance / "nginx")
             )
@@ -302,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             for round_number in range(1, args.rounds + 1):
                 for case in cases:
                     print(f"\r  round {round_number}/{args.rounds}: {case.name:<28}", end="", flush=True)
-                    runs[case.name].append(drive(*targets[case.name], size.seconds_per_run))
+                    run = drive_measuring_workers(case, targets[case.name], instances, size.seconds_per_run)
+                    runs[case.name].append(run)
             print()
             summary = summarize(runs)
             summary["bytes"] = page_bytes(urls["uncached"], cookie)

@@ -11,15 +11,14 @@ behind the production nginx config (TLS on a self-signed certificate, bench/serv
 same for Flask's hello-world (the floor). Then locust, headless, drives the floor first, then the
 app with the users of bench/locustfile.py: each logs in and, without pausing, opens the dashboard
 and the list, filters, searches, loads more, adds and completes tasks. Prints requests/s,
-p50/p95/p99 and errors of both, the ratio to the floor and the CPU the app's workers spent per
-request; writes bench/results/load.json (and with --profile, load-profile.txt: py-spy's
-collapsed stacks of one worker).
+p50/p95/p99 and errors of both and the ratio to the floor; writes bench/results/load.json (and
+with --profile, load-profile.txt: py-spy's collapsed stacks of one worker).
 
 Everything runs on this machine, locust too, and both runs keep its cores busy: what one request
-costs the whole machine (the app's workers, nginx, Redis and locust, each read from the kernel) is
-what sets the ratio. The summary shows that cost per part, and what the ratio goal leaves the
-app's workers: the floor's cost per request over the goal, less what nginx, Redis and locust
-spend on each of the app's requests.
+costs the whole machine (the app's workers, PostgreSQL, nginx, Redis and locust, each read from
+the kernel) is what sets the ratio. The summary shows that cost per part, and what the ratio goal
+leaves the app (its workers and database): the floor's cost per request over the goal, less what
+nginx, Redis and locust spend on each of the app's requests.
 """
 
 from __future__ import annotations
