@@ -4,6 +4,7 @@ counting of what arrived."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import smtplib
@@ -37,6 +38,13 @@ def process_cpu_seconds(pid: int) -> float:
     """User and system CPU of a process and of its children it has waited for (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(ticks) for ticks in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def write_results(path: Path, results: dict) -> None:
+    """A benchmark's figures as JSON in bench/results/ (git-ignored)."""
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten to {path}")
 
 
 def progress(label: str, done: int, total: int) -> None:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.common import code_version, fresh_instance, migrated_app, process_cpu_seconds
+from bench.common import code_version, fresh_instance, migrated_app, process_cpu_seconds, write_results
 from bench.seeding import analyze, seed_crowd, seed_user_with_tasks
 from bench.servers import Instances, running_gunicorns, running_nginx
 
@@ -348,9 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         **summary,
         "runs": runs,
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
-    print(f"\nwritten to {RESULTS}")
+    write_results(RESULTS, results)
     return 0
 
 

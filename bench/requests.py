@@ -18,7 +18,6 @@ mix's CPU, and the mix's mean; writes bench/results/requests.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
@@ -32,7 +31,7 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bench.common import code_version, fresh_instance, migrated_app
+from bench.common import code_version, fresh_instance, migrated_app, write_results
 from bench.load_mix import (
     FILTERS,
     PASSWORD,
@@ -228,9 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "code_version": code_version(),
         "load_average": os.getloadavg()[0],
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
-    print(f"\nwritten to {RESULTS}")
+    write_results(RESULTS, results)
     return 0
 
 
