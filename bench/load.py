@@ -215,7 +215,7 @@ def run_locust(
             time.sleep(0.1)
         locust_before = process_cpu_seconds(locust.pid) if locust.poll() is None else 0.0
         workers_before = sum(process_cpu_seconds(pid) for pid in worker_pids)
-        cpu_before = {"workers": workers_before, **helpers_cpu_seconds()}
+        cpu_before = {"workers": workers_before, **helpers_cpu_seconds(), "locust": locust_before}
         started = time.monotonic()
         recorder = None
         while locust.poll() is None:
@@ -232,7 +232,6 @@ def run_locust(
             # locust has exited (poll reaped it): its CPU is among this process's reaped children's
             "locust": reaped_children_cpu_seconds() - reaped_before,
         }
-        cpu_before["locust"] = locust_before
         if recorder is not None:
             recorder.wait()
     print()
