@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 
 PASSWORD = "correct horse battery staple"
+USER_AGENT = "tasklane-load"  # one per session: a session is tied to the browser it logged in with
+HTMX = {"HX-Request": "true"}
 SEARCH_WORDS = ("call", "plan", "buy", "review", "fix", "pay")
 FILTERS = ("status=todo", "status=in_progress", "sort=priority", "sort=created", "due=week", "tag=urgent")
 # How often each kind of request comes against the others (locust's task weights).

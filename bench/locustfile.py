@@ -25,14 +25,22 @@ import gevent
 from locust import FastHttpUser, constant, tag, task
 from locust.env import Environment
 
-from bench.load_mix import FILTERS, PASSWORD, SEARCH_WORDS, WEIGHTS, ListSeen, account_email, new_task_title
+from bench.load_mix import (
+    FILTERS,
+    HTMX,
+    PASSWORD,
+    SEARCH_WORDS,
+    USER_AGENT,
+    WEIGHTS,
+    ListSeen,
+    account_email,
+    new_task_title,
+)
 
 ACCOUNTS = int(os.environ.get("LOAD_ACCOUNTS", "8"))
 USERS = int(os.environ.get("LOAD_USERS", "8"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "20"))
 MEASURING_FILE = os.environ.get("LOAD_MEASURING_FILE")
-USER_AGENT = "tasklane-load"  # one per session: a session is tied to the browser it logged in with
-HTMX = {"HX-Request": "true"}
 _account_numbers = itertools.count()
 _ready_users = itertools.count(1)
 

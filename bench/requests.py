@@ -34,8 +34,10 @@ from flask.testing import FlaskClient
 from bench.common import code_version, fresh_instance, migrated_app, write_results
 from bench.load_mix import (
     FILTERS,
+    HTMX,
     PASSWORD,
     SEARCH_WORDS,
+    USER_AGENT,
     WEIGHTS,
     WRITES,
     ListSeen,
@@ -47,7 +49,6 @@ from bench.seeding import analyze, seed_crowd, seed_user_with_tasks
 RESULTS = Path(__file__).parent / "results" / "requests.json"
 CROWD_USERS, CROWD_TASKS_EACH, OWN_TASKS = 200, 100, 500  # as bench.load --quick
 WARM_UP = 200
-HTMX = {"HX-Request": "true"}
 OUTCOMES = ("hit", "miss", "write")
 UNLIMITED = "1000000000 per minute"  # every request counted, as in production, none refused
 
@@ -105,7 +106,7 @@ class Person:
 
     def complete(self) -> None:
         if not self.seen.open_tasks:
-            self.list_page()
+            return self.list_page()
         self._write(self.seen.open_tasks.pop(self.rng.randrange(len(self.seen.open_tasks))), {})
 
 
@@ -121,7 +122,7 @@ def measure(app: Flask, requests: int, seed: int) -> dict[str, dict[str, list[fl
     """CPU seconds of each request of the mix, by kind and by outcome (hit, miss, write)."""
     rng = random.Random(seed)
     client = app.test_client()
-    client.environ_base.update({"HTTP_USER_AGENT": "tasklane-load", "REMOTE_ADDR": "127.0.0.1"})
+    client.environ_base.update({"HTTP_USER_AGENT": USER_AGENT, "REMOTE_ADDR": "127.0.0.1"})
     person = Person(client, rng)
     person.log_in(account_email(0))
     kinds = [kind for kind, weight in WEIGHTS.items() for _ in range(weight)]
